@@ -1,0 +1,287 @@
+"""`hf-livechat`: a thin command line over the package. Each subcommand parses arguments and calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _make_stream(args):
+    from .synthetic import make_streams
+
+    manifest = make_streams(args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, workers=args.workers)
+    print(f"wrote {args.num_streams} streams; manifest: {manifest}")
+
+
+def _build_dataset(args):
+    from .data.builders.livechat import BuildOptions, build_livechat_dataset
+    from .data.chat import ChatFilters
+    from .data.clips import ClipConfig
+
+    feature_model = args.feature_model
+    if args.overwrite and Path(args.out).exists():
+        import shutil
+
+        shutil.rmtree(args.out)
+    options = BuildOptions(
+        clips=ClipConfig(selection=args.selection, input_span=args.input_span),
+        filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
+        feature_model=None if feature_model == "none" else feature_model,
+        keep_frames=args.keep_frames,
+        frame_size=args.frame_size,
+        split_by=args.split_by,
+        seed=args.seed,
+        bad_records=args.bad_records,
+        asr_model=args.asr_model,
+        asr_engine=args.asr_engine,
+    )
+    summary = build_livechat_dataset(args.manifest, args.out, options, on_error=args.on_error)
+    print(summary.format())
+    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
+
+
+def _train(args):
+    from transformers import Seq2SeqTrainingArguments
+
+    from .training.train import LiveChatRecipeArguments, train_livechat
+
+    recipe = LiveChatRecipeArguments(
+        dataset_dir=args.dataset_dir, config=args.config, pretrain_steps=args.pretrain_steps, init_from=args.init_from, tokenizer=args.tokenizer
+    )
+    training_args = Seq2SeqTrainingArguments(
+        output_dir=args.output_dir,
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        logging_steps=args.logging_steps,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        report_to="none",
+        seed=args.seed,
+        bf16=args.bf16,
+    )
+    print(f"model saved to {train_livechat(recipe, training_args)}")
+
+
+def _evaluate(args):
+    from .evaluation.run import evaluate_model, format_table
+
+    ablations = [()]
+    if args.ablate:
+        ablations += [(name.strip(),) for name in args.ablate.split(",") if name.strip()]
+    results = evaluate_model(
+        args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric
+    )
+    print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
+    if args.json:
+        report = results["full"] if len(results) == 1 else results
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+
+
+def _quickstart(args):
+    from .quickstart import QuickstartOptions, run_quickstart
+
+    run_quickstart(QuickstartOptions(out_dir=args.out, num_streams=args.num_streams, stream_seconds=args.duration, epochs=args.epochs, seed=args.seed))
+
+
+def _generate(args):
+    from transformers import pipeline
+
+    from .data.media import probe_media
+    from .pipelines.writers import write_comment_files
+
+    commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
+    generate_kwargs = {"num_beams": args.num_beams}
+    if args.sample:
+        generate_kwargs = {"do_sample": True, "top_p": 0.9}
+    comments = commenter(
+        {"video": args.video, "chat": args.chat, "transcript": args.transcript},
+        stride=args.stride,
+        feed_back=args.feed_back,
+        batch_size=1 if args.feed_back else args.batch_size,
+        **generate_kwargs,
+    )
+    info = probe_media(args.video)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = write_comment_files(comments, out.with_suffix("") if out.suffix else out, video_size=(info.width, info.height))
+    for comment in comments[:5]:
+        print(f"{comment['time']:7.1f} s  {comment['comment']}")
+    print(f"{len(comments)} comments -> " + ", ".join(str(p) for p in paths.values()))
+
+
+def _render(args):
+    from .pipelines.render import render_comments
+    from .pipelines.writers import read_comments_json
+
+    render_comments(args.video, read_comments_json(args.comments), args.output, scroll_seconds=args.scroll_seconds, font=args.font)
+    print(f"wrote {args.output}")
+
+
+def _demo(args):
+    from .pipelines.demo import main as demo_main
+
+    demo_main(["--model", args.model, "--port", str(args.port), "--host", args.host] + (["--share"] if args.share else []))
+
+
+def _train_tokenizer(args):
+    from .data.chat import read_chat
+    from .tokenization import find_emotes, train_chat_tokenizer
+
+    texts = [message.text for path in args.chat_logs for message in read_chat(path)]
+    emotes = find_emotes(texts, min_count=args.min_emote_count)
+    tokenizer = train_chat_tokenizer(texts, vocab_size=args.vocab_size, emotes=emotes)
+    tokenizer.save_pretrained(args.out)
+    print(f"trained on {len(texts)} messages: {len(tokenizer)} tokens, {len(emotes)} emotes kept whole; saved to {args.out}")
+
+
+def _read_chat(args):
+    from .data.chat import ChatFilters, ChatStats, detect_chat_format, read_chat
+
+    stats = ChatStats()
+    messages = list(read_chat(args.path, args.format, errors=args.errors, filters=ChatFilters() if args.filter else None, stats=stats))
+    print(f"{args.path}: format {args.format or detect_chat_format(args.path)}, {stats.summary()}")
+    if messages:
+        print(f"time span {messages[0].time:.1f} s .. {messages[-1].time:.1f} s")
+    for message in messages[: args.head]:
+        print(json.dumps(message.to_dict(), ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-livechat", description="Live-comment modelling for the Hugging Face ecosystem.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("make-stream", help="generate procedural streams (mp4 + SRT + Twitch chat JSON + manifest)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--num-streams", type=int, default=12)
+    p.add_argument("--duration", type=float, default=600.0, help="seconds per stream")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=_make_stream)
+
+    p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
+    p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, transcript, streamer, category, vod_id, split) or a folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--feature-model", default="timm/resnet50.a1_in1k", help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
+    p.add_argument("--frame-size", type=int, default=224)
+    p.add_argument("--keep-frames", action="store_true", help="also store the frames (JPEG) for end-to-end training")
+    p.add_argument("--selection", choices=["busiest", "all"], default="busiest")
+    p.add_argument("--input-span", choices=["context", "paper"], default="context", help="'paper' reproduces the published overlap leak")
+    p.add_argument("--split-by", choices=["vod", "streamer"], default="vod")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-all-chat", action="store_true", help="disable the chat filters")
+    p.add_argument("--bad-records", choices=["raise", "skip"], default="raise", help="malformed chat records")
+    p.add_argument("--on-error", choices=["skip", "raise"], default="skip", help="VODs that cannot be read")
+    p.add_argument("--asr-model", default=None, help="Whisper checkpoint for VODs without a transcript file")
+    p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default="transformers")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_build_dataset)
+
+    p = sub.add_parser("train", help="train LiveChat (optional MLM pretraining, then comment generation)")
+    p.add_argument("dataset_dir")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--config", default="small", help="tiny | small | reference | a config folder")
+    p.add_argument("--init-from", default=None)
+    p.add_argument("--tokenizer", default=None)
+    p.add_argument("--pretrain-steps", type=int, default=0)
+    p.add_argument("--epochs", type=float, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=20)
+    p.add_argument("--logging-steps", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="rank candidate comments with a trained model: Recall@k, mean rank, MRR")
+    p.add_argument("model_dir")
+    p.add_argument("dataset_dir")
+    p.add_argument("--split", default="test")
+    p.add_argument("--protocol", choices=["livechat", "livechat-popular", "livechat-random", "livebot"], default="livechat")
+    p.add_argument("--ablate", default="", help="comma-separated modalities to remove in extra runs: video,transcript,chat")
+    p.add_argument("--paper-metric", action="store_true", help="reproduce the published (inflated) R@k>1/MR/MRR computation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", default=None, help="write the metrics to this file")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("quickstart", help="generate streams, build a dataset, train, evaluate and generate, end to end")
+    p.add_argument("--out", default="livechat-quickstart")
+    p.add_argument("--num-streams", type=int, default=80)
+    p.add_argument("--duration", type=float, default=240.0, help="seconds per generated stream")
+    p.add_argument("--epochs", type=float, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_quickstart)
+
+    p = sub.add_parser("generate", help="generate live comments for a video: JSON, SRT and danmaku ASS files")
+    p.add_argument("video")
+    p.add_argument("--model", required=True, help="LiveChat model folder or Hub id")
+    p.add_argument("--chat", default=None, help="chat log of the video (any supported format)")
+    p.add_argument("--transcript", default=None, help="SRT/VTT/JSON transcript of the streamer's speech")
+    p.add_argument("-o", "--output", required=True, help="output prefix: writes PREFIX.json, PREFIX.srt, PREFIX.ass")
+    p.add_argument("--stride", type=float, default=5.0, help="seconds between comments")
+    p.add_argument("--num-beams", type=int, default=4)
+    p.add_argument("--sample", action="store_true", help="nucleus sampling instead of beam search")
+    p.add_argument("--feed-back", action="store_true", help="later windows see the comments generated before")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("render", help="burn scrolling comments into a copy of a video (keeps the audio)")
+    p.add_argument("video")
+    p.add_argument("comments", help="a comments JSON from `hf-livechat generate`")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--scroll-seconds", type=float, default=8.0)
+    p.add_argument("--font", default=None, help="a TrueType font file (use a CJK font for Chinese/Japanese comments)")
+    p.set_defaults(func=_render)
+
+    p = sub.add_parser("demo", help="Gradio app: upload a video (+ chat log), watch generated comments scroll")
+    p.add_argument("--model", default="livechat-quickstart/model")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true")
+    p.set_defaults(func=_demo)
+
+    from .data import lc_features
+    from .data.builders import lcaffect
+
+    lcaffect.add_cli_parser(sub)
+    lc_features.add_cli_parser(sub)
+
+    p = sub.add_parser("train-tokenizer", help="train a WordPiece chat tokenizer keeping emotes whole")
+    p.add_argument("chat_logs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--min-emote-count", type=int, default=5)
+    p.set_defaults(func=_train_tokenizer)
+
+    p = sub.add_parser("read-chat", help="read a chat log (any supported format) and summarise it")
+    p.add_argument("path")
+    p.add_argument("--format", default=None)
+    p.add_argument("--errors", choices=["raise", "skip"], default="raise")
+    p.add_argument("--filter", action="store_true", help="apply the LiveChat chat filters")
+    p.add_argument("--head", type=int, default=3, help="print the first N messages")
+    p.set_defaults(func=_read_chat)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"hf-livechat {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

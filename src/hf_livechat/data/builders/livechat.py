@@ -1,0 +1,215 @@
+"""Builds a LiveChat dataset from VODs: chat logs, video frames at 1 fps, speech transcripts -> Parquet shards + card.
+
+One shard per VOD, written atomically (temporary file, then rename) and recorded in `build_state.json`; a build
+that is killed and restarted skips the VODs already written and produces the same dataset, with no clip lost or
+duplicated. A VOD that cannot be read (corrupt video, malformed chat log) is skipped and reported in the summary
+(or raises, with `on_error="raise"`); shards already written are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..chat import ChatFilters, ChatStats, read_chat
+from ..clips import Clip, ClipConfig, make_clips
+from ..media import MediaError, probe_media
+from ..transcripts import TranscriptError, read_transcript, transcribe
+from .common import (  # noqa: F401  (STATE_FILE, BuildSummary: part of this module's API)
+    STATE_FILE,
+    BuildSummary,
+    FrameEncoder,
+    VodShardBuilder,
+    comment_feature,
+    comment_rows,
+    iter_run_frames,
+    options_fingerprint,
+)
+from .manifest import VodSource, read_manifest
+
+
+logger = logging.getLogger(__name__)
+
+
+def clip_features(feature_dim: int | None, keep_frames: bool = False):
+    """The schema of one clip row."""
+    from datasets import Array2D, Features, Image, List, Value
+
+    features = {
+        "clip_id": Value("string"),
+        "vod_id": Value("string"),
+        "streamer": Value("string"),
+        "category": Value("string"),
+        "clip_index": Value("int32"),
+        "start": Value("float32"),
+        "context_end": Value("float32"),
+        "end": Value("float32"),
+        "input_end": Value("float32"),
+        "frame_times": List(Value("float32")),
+        "transcript": Value("string"),
+        "transcript_segments": List({"start": Value("float32"), "end": Value("float32"), "text": Value("string")}),
+        "context_comments": comment_feature(),
+        "response_comments": comment_feature(),
+    }
+    if feature_dim:
+        features["video_features"] = Array2D(shape=(None, feature_dim), dtype="float32")
+    if keep_frames:
+        features["frames"] = List(Image())
+    return Features(features)
+
+
+@dataclass
+class BuildOptions:
+    """Everything that decides the content of a build (a restart must use the same options).
+
+    Attributes:
+        clips: windowing and selection (`ClipConfig()`: 30 s clips, 20 s context, 3 busiest 10-minute stretches x 20).
+        filters: chat clean-up (`ChatFilters()`: the LiveChat setting).
+        feature_model: image model id or folder for frame features (`"efficientnet-lite0"`: the offline backbone);
+            `None` stores no features.
+        keep_frames: also store the decoded frames (JPEG) for end-to-end training.
+        frame_size: side of the square frames decoded and given to the feature model (224 for ImageNet backbones;
+            smaller is faster).
+        split_by: `"vod"` or `"streamer"` (never by clip); an explicit `split` in the manifest wins.
+        split_ratios: train / validation / test shares.
+        seed: seed of the split assignment.
+        bad_records: `"raise"` or `"skip"` malformed chat records (skips are counted in the summary).
+        asr_model: ASR model (id or path) for VODs without a transcript file; `None` leaves them without speech.
+        asr_engine: `"transformers"` or `"faster-whisper"`.
+    """
+
+    clips: ClipConfig = field(default_factory=ClipConfig)
+    filters: ChatFilters = field(default_factory=ChatFilters)
+    feature_model: str | None = None
+    keep_frames: bool = False
+    frame_size: int = 224
+    split_by: str = "vod"
+    split_ratios: Sequence[float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    bad_records: str = "raise"
+    asr_model: str | None = None
+    asr_engine: str = "transformers"
+
+    def fingerprint(self) -> str:
+        return options_fingerprint(self)
+
+
+class LiveChatDatasetBuilder(VodShardBuilder):
+    """Builds (or resumes) a LiveChat dataset folder. See `build_livechat_dataset`."""
+
+    unit = "clips"
+    recoverable_errors = VodShardBuilder.recoverable_errors + (TranscriptError,)
+
+    def __init__(self, out_dir: str | os.PathLike, options: BuildOptions | None = None, frame_encoder: FrameEncoder | None = None):
+        super().__init__(out_dir, options or BuildOptions(), frame_encoder)
+
+    # -- per VOD -----------------------------------------------------------------------------------------------
+    def _transcript(self, source: VodSource, has_audio: bool, notes: Counter):
+        if source.transcript is not None:
+            return read_transcript(source.transcript)
+        if self.options.asr_model is None:
+            notes["vods_without_transcript"] += 1
+            return []
+        if not has_audio:
+            notes["vods_without_audio"] += 1
+            return []
+        return transcribe(source.video, engine=self.options.asr_engine, model=self.options.asr_model)
+
+    def _frames(self, source: VodSource, clips: list[Clip]) -> dict[int, np.ndarray]:
+        """Decodes each run of input frames once; returns frame index (round(t * fps)) -> RGB frame."""
+        fps = self.options.clips.fps
+        size = (self.options.frame_size, self.options.frame_size)
+        return dict(iter_run_frames(source.video, [clip.frame_times for clip in clips], fps, size))
+
+    def build_vod(self, source: VodSource, split: str, summary: BuildSummary) -> list[dict]:
+        info = probe_media(source.video)
+        if not info.has_video:
+            raise MediaError(f"{source.video}: no video stream")
+        stats = ChatStats()
+        messages = list(read_chat(source.chat, errors=self.options.bad_records, filters=self.options.filters, stats=stats))
+        transcript = self._transcript(source, info.has_audio, summary.notes)
+        duration = info.duration or 0.0
+        clips = make_clips(
+            source.vod_id, messages, transcript, duration, self.options.clips, {"streamer": source.streamer, "category": source.category}
+        )
+        rows = []
+        need_frames = self.options.feature_model is not None or self.options.keep_frames or self._frame_encoder is not None
+        frames = self._frames(source, clips) if need_frames and clips else {}
+        fps = self.options.clips.fps
+        for clip in clips:
+            indices = [round(t * fps) for t in clip.frame_times if round(t * fps) in frames]
+            if need_frames and not indices:
+                summary.notes["clips_past_readable_video"] += 1
+                continue
+            row = {
+                "clip_id": clip.clip_id,
+                "vod_id": clip.vod_id,
+                "streamer": source.streamer,
+                "category": source.category,
+                "clip_index": clip.index,
+                "start": clip.start,
+                "context_end": clip.context_end,
+                "end": clip.end,
+                "input_end": clip.input_end,
+                "frame_times": [i / fps for i in indices],
+                "transcript": " ".join(s.text.strip() for s in clip.transcript if s.text.strip()),
+                "transcript_segments": [{"start": s.start, "end": s.end, "text": s.text} for s in clip.transcript],
+                "context_comments": comment_rows(clip.context_messages),
+                "response_comments": comment_rows(clip.response_messages),
+            }
+            if need_frames:
+                clip_frames = np.stack([frames[i] for i in indices])
+                if self.frame_encoder is not None:
+                    row["video_features"] = clip_frames  # encoded per VOD below, in large batches
+                if self.options.keep_frames:
+                    row["frames"] = list(clip_frames)
+            rows.append(row)
+        if rows and self.frame_encoder is not None:
+            self._encode_rows(rows)
+        summary.chat.update(stats)
+        summary.hours += duration / 3600
+        summary.comments += sum(len(r["context_comments"]) + len(r["response_comments"]) for r in rows)
+        return rows
+
+    def _encode_rows(self, rows: list[dict]) -> None:
+        # Frames shared by overlapping clips are encoded once per VOD.
+        counts = [len(r["video_features"]) for r in rows]
+        features = self.frame_encoder(np.concatenate([r["video_features"] for r in rows]))
+        self._feature_dim = features.shape[1]
+        for row, chunk in zip(rows, np.split(features, np.cumsum(counts)[:-1])):
+            row["video_features"] = chunk.astype(np.float32)
+
+    def row_features(self, feature_dim: int | None):
+        return clip_features(feature_dim, self.options.keep_frames)
+
+    def write_card(self, state: dict) -> None:
+        from .card import write_dataset_card
+
+        write_dataset_card(self.out_dir, self.options, self.row_features(self.card_feature_dim(state)), state)
+
+
+def build_livechat_dataset(
+    manifest: str | os.PathLike | Sequence[VodSource],
+    out_dir: str | os.PathLike,
+    options: BuildOptions | None = None,
+    on_error: str = "skip",
+    frame_encoder: FrameEncoder | None = None,
+    progress: bool = True,
+) -> BuildSummary:
+    """Builds a LiveChat dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build.
+
+    Args:
+        manifest: a JSONL/CSV manifest or a folder of paired files (see `read_manifest`), or `VodSource`s.
+        out_dir: the dataset folder (`data/<split>/<vod>.parquet`, `README.md` card, `build_state.json`).
+        options: what to build (`BuildOptions()`: the LiveChat protocol without its leaks, no frame features).
+        on_error: `"skip"` a VOD that cannot be read (reported in the summary) or `"raise"`.
+        frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D); defaults to
+            `FrameFeatureExtractor(options.feature_model)`.
+    """
+    sources = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+    return LiveChatDatasetBuilder(out_dir, options, frame_encoder).build(sources, on_error=on_error, progress=progress)

@@ -1,0 +1,52 @@
+"""From dataset clip rows to `LiveChatProcessor` arguments, with modality ablation (torch-free).
+
+Training collators, ranking evaluation and the pipelines all feed clips to the processor through this one function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+MODALITIES = ("video", "transcript", "chat")
+
+
+def check_ablation(ablate: Iterable[str] | str) -> frozenset[str]:
+    ablate = frozenset([ablate] if isinstance(ablate, str) else ablate)
+    unknown = ablate - set(MODALITIES)
+    if unknown:
+        raise ValueError(f"Unknown modalities to ablate {sorted(unknown)}; choose from {list(MODALITIES)}")
+    return ablate
+
+
+def clip_processor_inputs(
+    rows: Sequence[Mapping], video_feature_dim: int | None = None, ablate: Iterable[str] | str = ()
+) -> dict[str, list]:
+    """Processor arguments (`video_features`, `transcript`, `chat`) for a batch of clip rows.
+
+    A clip without frames (`video_features` missing, `None` or empty), and any clip when `"video"` is ablated, gets a
+    `(0, video_feature_dim)` array; an ablated transcript is `""` and ablated chat `[]` (an absent modality, as the
+    model sees a stream without audio or without chat). `video_feature_dim` defaults to the rows' own; when no row
+    has frames and no dimension is given, `video_features` is left out.
+    """
+    ablate = check_ablation(ablate)
+    if video_feature_dim is None:
+        video_feature_dim = next(
+            (np.asarray(r["video_features"]).shape[-1] for r in rows if r.get("video_features") is not None and len(r["video_features"])),
+            None,
+        )
+    inputs: dict[str, list] = {
+        "transcript": ["" if "transcript" in ablate else row.get("transcript") or "" for row in rows],
+        "chat": [[] if "chat" in ablate else list(row.get("context_comments") or []) for row in rows],
+    }
+    if video_feature_dim is not None:
+        no_video = np.zeros((0, video_feature_dim), dtype=np.float32)
+        video = []
+        for row in rows:
+            features = None if "video" in ablate else row.get("video_features")
+            features = no_video if features is None else np.asarray(features, dtype=np.float32)
+            video.append(features.reshape(-1, video_feature_dim) if features.size else no_video)
+        inputs["video_features"] = video
+    return inputs

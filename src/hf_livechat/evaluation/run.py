@@ -1,0 +1,62 @@
+"""`hf-livechat evaluate`: ranking evaluation of a saved LiveChat model on a dataset split, with ablations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .candidates import build_candidates
+
+
+def format_table(results: dict[str, dict], chance: float | None = None) -> str:
+    """A plain-text table of ranking metrics, one row per setting."""
+    columns = ["recall@1", "recall@2", "recall@5", "recall@10", "mean_rank", "mrr"]
+    lines = [f"{'setting':<22}" + "".join(f"{c:>11}" for c in columns)]
+    for name, metrics in results.items():
+        lines.append(f"{name:<22}" + "".join(f"{metrics[c]:>11.3f}" for c in columns))
+    if chance is not None:
+        lines.append(f"{'chance':<22}{chance:>11.3f}")
+    return "\n".join(lines)
+
+
+def evaluate_model(
+    model_dir: str,
+    dataset_dir: str,
+    split: str = "test",
+    protocol: str = "livechat",
+    ablations: Iterable[Iterable[str]] = ((),),
+    seed: int = 0,
+    batch_size: int = 16,
+    paper_metric: bool = False,
+    device: str | None = None,
+    show_progress: bool = True,
+) -> dict[str, dict]:
+    """Ranks each clip's candidate comments with the model, once per ablation (`()` = all modalities).
+
+    Returns `{setting: metrics}` where setting is `"full"` or `"no video"` / `"no video+chat"` and metrics holds
+    `recall@1/2/5/10`, `mean_rank`, `mrr`, `num_queries`, `protocol` (plus `skipped`: clips without candidates).
+    """
+    from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
+    from ..training.train import load_clip_dataset
+    from .scoring import evaluate_ranking
+
+    model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()
+    if device:
+        model.to(device)
+    processor = LiveChatProcessor.from_pretrained(model_dir)
+    dataset = load_clip_dataset(dataset_dir, split)
+    rows = [dataset[i] for i in range(len(dataset))]
+    train_comments = None
+    if protocol == "livebot":
+        train = load_clip_dataset(dataset_dir, "train")
+        train_comments = [c["text"] for row in train for c in row["response_comments"]]
+    candidate_sets = build_candidates(rows, protocol=protocol, seed=seed, train_comments=train_comments)
+    results = {}
+    for ablate in ablations:
+        ablate = tuple(ablate)
+        name = "full" if not ablate else "no " + "+".join(ablate)
+        metrics = evaluate_ranking(
+            model, processor, rows, candidate_sets, batch_size=batch_size, ablate=ablate, paper_metric=paper_metric, show_progress=show_progress
+        )
+        metrics["skipped"] = dict(candidate_sets.skipped)
+        results[name] = metrics
+    return results

@@ -1,0 +1,168 @@
+"""Scores candidate comments with a LiveChat model, in batches, and evaluates the ranking.
+
+`rank_candidates` runs the encoders once per clip and every candidate of a batch of clips in one decoder pass
+(`LiveChatForCommentGeneration.score_candidates`). `score_candidates_one_by_one` is the naive reference, one full
+forward per candidate, kept to check that both agree and to measure the speed-up (`bench/bench_ranking.py`).
+
+Modality ablation evaluates the model with a modality removed the way a clip without it looks: no frames for
+`"video"`, an empty transcript for `"transcript"`, no context comments for `"chat"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.clip_inputs import check_ablation, clip_processor_inputs
+from .candidates import CandidateSet
+from .ranking_metrics import ranking_metrics
+
+
+def _model_inputs(processor, model, rows, ablate) -> dict[str, torch.Tensor]:
+    inputs = processor(**clip_processor_inputs(rows, model.config.video_feature_dim, ablate))
+    return {
+        key: value.to(model.device, dtype=model.dtype if value.is_floating_point() else None)
+        for key, value in inputs.items()
+    }
+
+
+def _check_candidate_sets(rows, candidate_sets: Sequence[CandidateSet]) -> int:
+    if not candidate_sets:
+        raise ValueError("No candidate sets to score")
+    sizes = {len(s.candidates) for s in candidate_sets}
+    if len(sizes) != 1:
+        raise ValueError(f"Candidate sets must all have the same number of candidates, got sizes {sorted(sizes)}")
+    for s in candidate_sets:
+        if not 0 <= s.query_index < len(rows):
+            raise ValueError(
+                f"Candidate set query_index {s.query_index} is not a row index (there are {len(rows)} rows)"
+            )
+    return sizes.pop()
+
+
+@contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    """No dropout while scoring; the model's training flag is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def rank_candidates(
+    model,
+    processor,
+    rows: Sequence[Mapping],
+    candidate_sets: Sequence[CandidateSet],
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+    ablate: Iterable[str] = (),
+    length_normalize: bool = True,
+    show_progress: bool = True,
+) -> np.ndarray:
+    """Log-likelihood scores of every candidate of every set, encoders run once per clip.
+
+    Args:
+        model: a `LiveChatForCommentGeneration`.
+        processor: its `LiveChatProcessor`.
+        rows: the clips (`video_features`, `transcript`, `context_comments`); `CandidateSet.query_index` indexes them.
+        candidate_sets: the sets to score, all of the same size K (see `build_candidates`).
+        batch_size: clips per forward pass (each carries its K candidates through the decoder).
+        device: moves the model there first; by default it stays where it is.
+        ablate: modalities to remove (`"video"`, `"transcript"`, `"chat"`).
+        length_normalize: mean (default) or sum of the candidate's token log-probabilities.
+        show_progress: show a tqdm progress bar.
+
+    Returns:
+        `(Q, K)` float32 scores in `candidate_sets` order; higher means more likely.
+    """
+    _check_candidate_sets(rows, candidate_sets)
+    ablate = check_ablation(ablate)
+    if device is not None:
+        model.to(device)
+    scores = []
+    with _eval_mode(model):
+        for start in tqdm(
+            range(0, len(candidate_sets), batch_size), desc="Scoring candidates", disable=not show_progress
+        ):
+            batch = candidate_sets[start : start + batch_size]
+            inputs = _model_inputs(processor, model, [rows[s.query_index] for s in batch], ablate)
+            candidates = processor.encode_candidates([s.candidates for s in batch])
+            batch_scores = model.score_candidates(
+                candidate_ids=candidates["candidate_ids"].to(model.device),
+                candidate_attention_mask=candidates["candidate_attention_mask"].to(model.device),
+                length_normalize=length_normalize,
+                **inputs,
+            )
+            scores.append(batch_scores.float().cpu().numpy())
+    return np.concatenate(scores, axis=0)
+
+
+@torch.no_grad()
+def score_candidates_one_by_one(
+    model,
+    processor,
+    rows: Sequence[Mapping],
+    candidate_sets: Sequence[CandidateSet],
+    device: str | torch.device | None = None,
+    ablate: Iterable[str] = (),
+    length_normalize: bool = True,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """Reference implementation of `rank_candidates`: one full forward (encoders and decoder) per candidate, no
+    padding, the score read from the model's own training loss. Slow; for tests and benchmarks."""
+    num_candidates = _check_candidate_sets(rows, candidate_sets)
+    ablate = check_ablation(ablate)
+    if device is not None:
+        model.to(device)
+    scores = np.zeros((len(candidate_sets), num_candidates), dtype=np.float32)
+    with _eval_mode(model):
+        for q, candidate_set in enumerate(tqdm(candidate_sets, desc="Scoring one by one", disable=not show_progress)):
+            inputs = _model_inputs(processor, model, [rows[candidate_set.query_index]], ablate)
+            for k, candidate in enumerate(candidate_set.candidates):
+                labels = processor.encode_targets([candidate]).to(model.device)
+                mean_nll = model(**inputs, labels=labels).loss  # mean over the candidate's tokens
+                num_tokens = int(labels.ne(-100).sum())
+                scores[q, k] = -float(mean_nll) * (1 if length_normalize else num_tokens)
+    return scores
+
+
+def evaluate_ranking(
+    model,
+    processor,
+    rows: Sequence[Mapping],
+    candidate_sets: Sequence[CandidateSet],
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+    ablate: Iterable[str] = (),
+    paper_metric: bool = False,
+    show_progress: bool = True,
+) -> dict:
+    """Scores the candidate sets (`rank_candidates`) and returns `ranking_metrics` for them."""
+    scores = rank_candidates(
+        model,
+        processor,
+        rows,
+        candidate_sets,
+        batch_size=batch_size,
+        device=device,
+        ablate=ablate,
+        show_progress=show_progress,
+    )
+    protocols = {s.protocol for s in candidate_sets}
+    return ranking_metrics(
+        scores,
+        [s.positive_indices for s in candidate_sets],
+        protocol=protocols.pop() if len(protocols) == 1 else "+".join(sorted(protocols)),
+        paper_metric=paper_metric,
+    )
+
+
+__all__ = ["evaluate_ranking", "rank_candidates", "score_candidates_one_by_one"]

@@ -1,0 +1,14 @@
+from .configuration_livechat import LiveChatConfig
+from .modeling_livechat import (
+    LiveChatCommentGenerationOutput,
+    LiveChatDecoder,
+    LiveChatEncoder,
+    LiveChatEncoderOutput,
+    LiveChatForCommentGeneration,
+    LiveChatForPretraining,
+    LiveChatModel,
+    LiveChatModelOutput,
+    LiveChatPreTrainedModel,
+    LiveChatPretrainingOutput,
+)
+from .processing_livechat import LiveChatProcessor

@@ -1,0 +1,146 @@
+"""LiveChat model configuration."""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+
+MODALITIES = ("video", "transcript", "chat")
+CHAT_ENCODER_TYPES = ("comment", "token")
+
+
+@strict
+class LiveChatConfig(PreTrainedConfig):
+    r"""
+    Configuration of a [`LiveChatModel`] / [`LiveChatForCommentGeneration`]: three transformer encoders (per-second
+    video frame features, the streamer's speech transcript, the recent chat) and a decoder whose every layer holds
+    masked self-attention, one cross-attention block per modality, and a feed-forward block.
+
+    `LiveChatConfig()` reproduces the published LiveChat reference model: d_model 256, 4 encoder and 4 decoder
+    layers, 8 heads, feed-forward 512, dropout 0.1, 2048-d ResNet50 frame features, the 30522-token BERT uncased
+    vocabulary, transcripts up to 100 tokens, 5 context comments in training (15 in evaluation), comments of up to 10
+    tokens, and the per-comment chat encoder.
+
+    Args:
+        vocab_size (`int`, defaults to 30522):
+            Size of the token vocabulary shared by the transcript encoder, the chat encoder and the decoder.
+        d_model (`int`, defaults to 256):
+            Width of every encoder and of the decoder.
+        encoder_layers (`int`, defaults to 4):
+            Transformer layers in each of the three encoders.
+        decoder_layers (`int`, defaults to 4):
+            Decoder layers.
+        encoder_attention_heads (`int`, defaults to 8):
+            Attention heads in the encoders.
+        decoder_attention_heads (`int`, defaults to 8):
+            Attention heads in the decoder's self- and cross-attention blocks.
+        encoder_ffn_dim (`int`, defaults to 512):
+            Inner size of the encoders' feed-forward blocks.
+        decoder_ffn_dim (`int`, defaults to 512):
+            Inner size of the decoder's feed-forward blocks.
+        activation_function (`str`, defaults to `"gelu"`):
+            Activation of the feed-forward blocks (any key of `transformers.activations.ACT2FN`).
+        dropout (`float`, defaults to 0.1):
+            Dropout on embeddings and residual branches.
+        attention_dropout (`float`, defaults to 0.0):
+            Dropout on attention probabilities.
+        activation_dropout (`float`, defaults to 0.0):
+            Dropout inside the feed-forward blocks.
+        init_std (`float`, defaults to 0.02):
+            Standard deviation of the normal initialiser of linear and embedding weights.
+        layer_norm_eps (`float`, defaults to 1e-5):
+            Epsilon of the layer norms.
+        video_feature_dim (`int`, defaults to 2048):
+            Size of one frame feature vector (2048 for a ResNet50 pooled output).
+        max_video_frames (`int`, defaults to 64):
+            Size of the temporal position table of the video encoder (frames are sampled at 1 fps, so 64 s).
+        max_transcript_length (`int`, defaults to 100):
+            Transcript tokens the processor keeps (the most recent ones).
+        chat_encoder_type (`str`, defaults to `"comment"`):
+            `"comment"`: as the reference code, each context comment is encoded on its own and mean-pooled into one
+            vector; the decoder attends over one vector per comment (plus a recency embedding). `"token"`: the
+            context comments are joined with `[SEP]` into one token sequence and the decoder attends over tokens.
+        max_context_comments (`int`, defaults to 5):
+            Context comments the processor keeps in training (the most recent ones).
+        max_eval_context_comments (`int`, defaults to 15):
+            Context comments the processor keeps at evaluation / generation time.
+        max_comment_length (`int`, defaults to 10):
+            Tokens per comment: context comments in `"comment"` mode and generated / target comments.
+        max_chat_length (`int`, defaults to 256):
+            Chat tokens kept in `"token"` mode.
+        max_position_embeddings (`int`, defaults to 512):
+            Size of the text position tables (transcript, chat, decoder).
+        cross_attention_order (`list[str]`, defaults to `["video", "transcript", "chat"]`):
+            Order of the three cross-attention blocks inside each decoder layer.
+        feature_model (`str`, defaults to `"timm/resnet50.a1_in1k"`):
+            Id or path of the image model whose pooled output gives the frame features; pipelines load it.
+        frame_size (`int`, defaults to 224):
+            Side of the square frames the feature model sees.
+        mlm_probability (`float`, defaults to 0.15):
+            Share of transcript and chat tokens masked by the pretraining objective.
+    """
+
+    model_type = "livechat"
+    keys_to_ignore_at_inference = ["past_key_values"]
+    attribute_map = {
+        "hidden_size": "d_model",
+        "num_attention_heads": "decoder_attention_heads",
+        "num_hidden_layers": "decoder_layers",
+    }
+
+    vocab_size: int = 30522
+    d_model: int = 256
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    encoder_attention_heads: int = 8
+    decoder_attention_heads: int = 8
+    encoder_ffn_dim: int = 512
+    decoder_ffn_dim: int = 512
+    activation_function: str = "gelu"
+    dropout: float | int = 0.1
+    attention_dropout: float | int = 0.0
+    activation_dropout: float | int = 0.0
+    init_std: float = 0.02
+    layer_norm_eps: float = 1e-5
+    video_feature_dim: int = 2048
+    max_video_frames: int = 64
+    max_transcript_length: int = 100
+    chat_encoder_type: str = "comment"
+    max_context_comments: int = 5
+    max_eval_context_comments: int = 15
+    max_comment_length: int = 10
+    max_chat_length: int = 256
+    max_position_embeddings: int = 512
+    cross_attention_order: list[str] | tuple[str, ...] = ("video", "transcript", "chat")
+    feature_model: str = "timm/resnet50.a1_in1k"
+    frame_size: int = 224
+    mlm_probability: float = 0.15
+    use_cache: bool = True
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 101
+    eos_token_id: int | list[int] | None = 102
+    sep_token_id: int | None = 102
+    mask_token_id: int | None = 103
+    decoder_start_token_id: int | None = 101
+    is_encoder_decoder: bool = True
+    tie_word_embeddings: bool = True
+
+    def __post_init__(self, **kwargs):
+        self.cross_attention_order = list(self.cross_attention_order)
+        super().__post_init__(**kwargs)
+
+    def validate_architecture(self):
+        """Checks that the sizes and choices fit together (called on init and before saving)."""
+        if sorted(self.cross_attention_order) != sorted(MODALITIES):
+            raise ValueError(
+                f"cross_attention_order must be a permutation of {list(MODALITIES)}, got {self.cross_attention_order}"
+            )
+        if self.chat_encoder_type not in CHAT_ENCODER_TYPES:
+            raise ValueError(f"chat_encoder_type must be one of {CHAT_ENCODER_TYPES}, got {self.chat_encoder_type!r}")
+        for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
+            if self.d_model % getattr(self, heads_name):
+                raise ValueError(f"d_model ({self.d_model}) must be divisible by {heads_name}")
+        if self.max_transcript_length > self.max_position_embeddings or self.max_chat_length > self.max_position_embeddings:
+            raise ValueError("max_transcript_length and max_chat_length must not exceed max_position_embeddings")
+
+
+__all__ = ["LiveChatConfig"]

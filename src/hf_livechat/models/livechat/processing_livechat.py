@@ -1,0 +1,271 @@
+"""Processor for LiveChat: frame features, a transcript and chat messages in; model inputs out."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import BatchFeature, ProcessorMixin
+
+
+def _message_text(message) -> str:
+    """Accepts plain strings, dicts with a `text` key, and objects with a `.text` attribute (ChatMessage)."""
+    if isinstance(message, str):
+        return message
+    if isinstance(message, dict):
+        return message["text"]
+    return message.text
+
+
+class LiveChatProcessor(ProcessorMixin):
+    r"""
+    Builds [`LiveChatForCommentGeneration`] inputs from one clip or a batch of clips.
+
+    Context is truncated from the past: the latest transcript tokens and the latest comments are kept.
+
+    Args:
+        tokenizer ([`PreTrainedTokenizerFast`]):
+            WordPiece tokenizer with `[PAD]`, `[CLS]`, `[SEP]` and `[MASK]` (BERT uncased by default, see
+            `hf_livechat.tokenization.default_tokenizer`).
+        max_transcript_length (`int`, defaults to 100):
+            Transcript tokens kept (the most recent).
+        max_context_comments (`int`, defaults to 5):
+            Context comments kept in training (`training=True`), the most recent.
+        max_eval_context_comments (`int`, defaults to 15):
+            Context comments kept otherwise.
+        max_comment_length (`int`, defaults to 10):
+            Tokens per comment, for context comments and targets (the target adds `[SEP]`).
+        max_chat_length (`int`, defaults to 256):
+            Chat tokens kept when `chat_encoder_type="token"`.
+        chat_encoder_type (`str`, defaults to `"comment"`):
+            Must match the model config: `"comment"` gives `chat_input_ids` of shape (batch, comments, tokens),
+            `"token"` one `[SEP]`-joined sequence per example.
+    """
+
+    tokenizer_class = "AutoTokenizer"
+
+    def __init__(
+        self,
+        tokenizer=None,
+        max_transcript_length: int = 100,
+        max_context_comments: int = 5,
+        max_eval_context_comments: int = 15,
+        max_comment_length: int = 10,
+        max_chat_length: int = 256,
+        chat_encoder_type: str = "comment",
+        **kwargs,
+    ):
+        if chat_encoder_type not in ("comment", "token"):
+            raise ValueError(f"chat_encoder_type must be 'comment' or 'token', got {chat_encoder_type!r}")
+        self.max_transcript_length = max_transcript_length
+        self.max_context_comments = max_context_comments
+        self.max_eval_context_comments = max_eval_context_comments
+        self.max_comment_length = max_comment_length
+        self.max_chat_length = max_chat_length
+        self.chat_encoder_type = chat_encoder_type
+        super().__init__(tokenizer, **kwargs)
+
+    @classmethod
+    def from_config(cls, tokenizer, config) -> "LiveChatProcessor":
+        """A processor whose limits match a `LiveChatConfig`."""
+        return cls(
+            tokenizer,
+            max_transcript_length=config.max_transcript_length,
+            max_context_comments=config.max_context_comments,
+            max_eval_context_comments=config.max_eval_context_comments,
+            max_comment_length=config.max_comment_length,
+            max_chat_length=config.max_chat_length,
+            chat_encoder_type=config.chat_encoder_type,
+        )
+
+    def config_kwargs(self) -> dict:
+        """Vocabulary size and special token ids a `LiveChatConfig` needs to match this processor's tokenizer."""
+        tok = self.tokenizer
+        return {
+            "vocab_size": len(tok),
+            "pad_token_id": tok.pad_token_id,
+            "bos_token_id": tok.cls_token_id,
+            "decoder_start_token_id": tok.cls_token_id,
+            "eos_token_id": tok.sep_token_id,
+            "sep_token_id": tok.sep_token_id,
+            "mask_token_id": tok.mask_token_id,
+            "max_transcript_length": self.max_transcript_length,
+            "max_context_comments": self.max_context_comments,
+            "max_eval_context_comments": self.max_eval_context_comments,
+            "max_comment_length": self.max_comment_length,
+            "max_chat_length": self.max_chat_length,
+            "chat_encoder_type": self.chat_encoder_type,
+        }
+
+    def __call__(
+        self,
+        video_features=None,
+        transcript: str | Sequence[str] | None = None,
+        chat: Sequence | None = None,
+        targets: str | Sequence[str] | None = None,
+        training: bool = False,
+        padding: str = "longest",
+        max_frames: int | None = None,
+        return_tensors: str = "pt",
+        **kwargs,
+    ) -> BatchFeature:
+        r"""
+        Args:
+            video_features: one clip's `(frames, dim)` array, or a list of them (frames may differ; padded, masked).
+                `None` or a `(0, dim)` array for a clip without video.
+            transcript: the clip's transcript text, or a list of them. `""` or `None` for a clip without speech.
+            chat: the clip's context comments (oldest first; strings, dicts with `text`, or `ChatMessage`s), or a
+                list of such lists. An empty list for a clip without chat.
+            targets: the target comment (or one per clip), for training: gives `labels`.
+            training: keep `max_context_comments` instead of `max_eval_context_comments` comments.
+            padding: `"longest"` pads to the longest example; `"max_length"` pads every modality to its maximum
+                (`max_frames` frames, `max_transcript_length` tokens, all context comments), so that batches of
+                separately processed examples have equal shapes (pipelines batch them).
+            max_frames: frames to pad to with `padding="max_length"`.
+
+        Returns:
+            [`BatchFeature`] with `video_features`, `video_mask`, `transcript_input_ids`,
+            `transcript_attention_mask`, `chat_input_ids`, `chat_attention_mask` (and `labels`) for the modalities
+            given.
+        """
+        if return_tensors != "pt":
+            raise ValueError("LiveChatProcessor only returns PyTorch tensors (return_tensors='pt')")
+        if padding not in ("longest", "max_length"):
+            raise ValueError(f"padding must be 'longest' or 'max_length', got {padding!r}")
+        fixed = padding == "max_length"
+        batch_size = None
+        data = {}
+        if video_features is not None:
+            video_features = self._as_feature_batch(video_features)
+            batch_size = len(video_features)
+            data.update(self.pad_video_features(video_features, max_frames if fixed else None))
+        if transcript is not None:
+            transcripts = [transcript] if isinstance(transcript, str) else list(transcript)
+            batch_size = self._check_batch(batch_size, len(transcripts), "transcript")
+            data.update(self.encode_transcripts(transcripts, fixed))
+        if chat is not None:
+            chats = [chat] if self._is_single_chat(chat) else list(chat)
+            batch_size = self._check_batch(batch_size, len(chats), "chat")
+            data.update(self.encode_chats(chats, training=training, fixed=fixed))
+        if targets is not None:
+            targets = [targets] if isinstance(targets, str) else list(targets)
+            batch_size = self._check_batch(batch_size, len(targets), "targets")
+            data["labels"] = self.encode_targets(targets)
+        if batch_size is None:
+            raise ValueError("Nothing to process: pass video_features, transcript and/or chat")
+        return BatchFeature(data=data, tensor_type=None)
+
+    @staticmethod
+    def _check_batch(batch_size, size, name):
+        if batch_size is not None and size != batch_size:
+            raise ValueError(f"Mismatched batch sizes: {name} has {size} examples, other inputs have {batch_size}")
+        return size
+
+    @staticmethod
+    def _is_single_chat(chat) -> bool:
+        return len(chat) == 0 or not isinstance(chat[0], (list, tuple))
+
+    @staticmethod
+    def _as_feature_batch(video_features) -> list[torch.Tensor]:
+        if isinstance(video_features, (np.ndarray, torch.Tensor)) and video_features.ndim == 2:
+            video_features = [video_features]
+        batch = [torch.as_tensor(np.asarray(f) if not isinstance(f, torch.Tensor) else f, dtype=torch.float32) for f in video_features]
+        for i, features in enumerate(batch):
+            if features.ndim != 2:
+                raise ValueError(f"video_features[{i}] must have shape (frames, feature_dim), got {tuple(features.shape)}")
+        if len({f.shape[1] for f in batch if f.shape[0]}) > 1:
+            raise ValueError("video_features of one batch must share the feature dimension")
+        return batch
+
+    def pad_video_features(self, batch: list[torch.Tensor], max_frames: int | None = None) -> dict[str, torch.Tensor]:
+        dim = next((f.shape[1] for f in batch if f.shape[0]), batch[0].shape[1])
+        frames = max(f.shape[0] for f in batch)
+        if max_frames is not None:
+            if frames > max_frames:
+                raise ValueError(f"a clip has {frames} frames, more than max_frames={max_frames}")
+            frames = max_frames
+        features = torch.zeros(len(batch), frames, dim)
+        mask = torch.zeros(len(batch), frames, dtype=torch.long)
+        for i, f in enumerate(batch):
+            features[i, : f.shape[0]] = f
+            mask[i, : f.shape[0]] = 1
+        return {"video_features": features, "video_mask": mask}
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+
+    def _pad(self, sequences: list[list[int]], pad_value: int, min_length: int = 0) -> torch.Tensor:
+        length = max([min_length] + [len(s) for s in sequences])
+        out = torch.full((len(sequences), length), pad_value, dtype=torch.long)
+        for i, s in enumerate(sequences):
+            out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        return out
+
+    def encode_transcripts(self, transcripts: list[str | None], fixed: bool = False) -> dict[str, torch.Tensor]:
+        ids = self._tokenize([t or "" for t in transcripts])
+        ids = [seq[-self.max_transcript_length :] if self.max_transcript_length else [] for seq in ids]
+        length = self.max_transcript_length if fixed else 0
+        input_ids = self._pad(ids, self.tokenizer.pad_token_id, length)
+        mask = self._pad([[1] * len(s) for s in ids], 0, length)
+        return {"transcript_input_ids": input_ids, "transcript_attention_mask": mask}
+
+    def encode_chats(self, chats: list[Sequence], training: bool = False, fixed: bool = False) -> dict[str, torch.Tensor]:
+        keep = self.max_context_comments if training else self.max_eval_context_comments
+        texts = [[_message_text(m) for m in chat][-keep:] if keep else [] for chat in chats]
+        if self.chat_encoder_type == "token":
+            sep = self.tokenizer.sep_token_id
+            joined = []
+            for comments in texts:
+                seq = []
+                for ids in self._tokenize(comments):
+                    seq += ids[: self.max_comment_length] + [sep]
+                joined.append(seq[-self.max_chat_length :])
+            length = self.max_chat_length if fixed else 0
+            return {
+                "chat_input_ids": self._pad(joined, self.tokenizer.pad_token_id, length),
+                "chat_attention_mask": self._pad([[1] * len(s) for s in joined], 0, length),
+            }
+        num_comments = keep if fixed else max([len(c) for c in texts] + [1])
+        input_ids = torch.full((len(texts), num_comments, self.max_comment_length), self.tokenizer.pad_token_id, dtype=torch.long)
+        for i, comments in enumerate(texts):
+            for j, ids in enumerate(self._tokenize(comments)):
+                ids = ids[: self.max_comment_length]
+                input_ids[i, j, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask = (input_ids != self.tokenizer.pad_token_id).long()
+        return {"chat_input_ids": input_ids, "chat_attention_mask": mask}
+
+    def encode_targets(self, targets: list[str]) -> torch.Tensor:
+        """Target comments as labels: up to `max_comment_length` tokens, then `[SEP]`, padded with -100."""
+        ids = [seq[: self.max_comment_length] + [self.tokenizer.sep_token_id] for seq in self._tokenize(targets)]
+        return self._pad(ids, -100)
+
+    def encode_candidates(self, candidates: list[list[str]]) -> dict[str, torch.Tensor]:
+        """Candidate comments for ranking: `candidate_ids` / `candidate_attention_mask` of shape
+        (batch, num_candidates, max_comment_length + 1)."""
+        num = max(len(c) for c in candidates)
+        length = self.max_comment_length + 1
+        ids = torch.full((len(candidates), num, length), self.tokenizer.pad_token_id, dtype=torch.long)
+        for i, cands in enumerate(candidates):
+            for j, seq in enumerate(self._tokenize(list(cands))):
+                seq = seq[: self.max_comment_length] + [self.tokenizer.sep_token_id]
+                ids[i, j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return {"candidate_ids": ids, "candidate_attention_mask": (ids != self.tokenizer.pad_token_id).long()}
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+        return self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+
+    def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
+        return self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return [
+            "video_features",
+            "video_mask",
+            "transcript_input_ids",
+            "transcript_attention_mask",
+            "chat_input_ids",
+            "chat_attention_mask",
+        ]
+
+
+__all__ = ["LiveChatProcessor"]

@@ -1,0 +1,155 @@
+"""Live mode: comment on a stream as it plays, keeping a rolling context window and up with real time.
+
+A live source is a time-ordered iterable of events `(time, item)`, where `item` is a frame (`(H, W, 3)` uint8), a
+`ChatMessage` or a `TranscriptSegment`. `video_events` makes one from anything PyAV opens (a file, a growing file, a
+stream URL), merged with chat and transcript, optionally paced to the wall clock to replay a recording live.
+
+The commenter holds only the last `context_length` seconds. A window is due every `interval` seconds of stream time;
+when the model is still busy with an earlier window the due window is dropped (and counted), so nothing queues up:
+a slow model comments less often, never later and later.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.chat import ChatMessage
+from ..data.media import iter_frames_1fps
+from ..data.transcripts import TranscriptSegment
+from .windows import StreamContext
+
+
+@dataclass
+class LiveComment:
+    time: float  # stream time of the window end the comment answers
+    comment: str
+    score: float
+    latency: float  # wall-clock seconds from the window's last input to the comment
+
+
+@dataclass
+class LiveStats:
+    emitted: int = 0
+    dropped: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def percentiles(self) -> dict[str, float]:
+        if not self.latencies:
+            return {}
+        values = np.percentile(self.latencies, [50, 90, 95, 99])
+        return {f"p{q}": float(v) for q, v in zip((50, 90, 95, 99), values)}
+
+    def summary(self) -> str:
+        pct = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in self.percentiles().items())
+        return f"{self.emitted} comments, {self.dropped} windows dropped to keep up; latency {pct or 'n/a'}"
+
+
+def video_events(
+    source,
+    chat: Iterable[ChatMessage] = (),
+    transcript: Iterable[TranscriptSegment] = (),
+    frame_size: int = 224,
+    realtime: bool = False,
+    speed: float = 1.0,
+) -> Iterator[tuple[float, object]]:
+    """Frames at 1 fps from `source` (PyAV), merged in time order with chat and transcript events. With
+    `realtime=True` events are released when the wall clock reaches their time (`speed` > 1 plays faster)."""
+    frames = iter_frames_1fps(source, size=(frame_size, frame_size))
+    others = sorted([(m.time, m) for m in chat] + [(s.end, s) for s in transcript], key=lambda e: e[0])
+    start = _time.monotonic()
+    index = 0
+    for t, frame in frames:
+        while index < len(others) and others[index][0] <= t:
+            yield others[index]
+            index += 1
+        if realtime:
+            delay = start + t / speed - _time.monotonic()
+            if delay > 0:
+                _time.sleep(delay)
+        yield t, frame
+    yield from others[index:]
+
+
+class LiveCommenter:
+    """Generates comments from a live event stream with a `video-comment-generation` pipeline's model.
+
+    Args:
+        commenter: a `VideoCommentGenerationPipeline` (its model, processor and frame feature model are used).
+        interval: seconds of stream time between comments.
+        context_length: seconds of context the model sees (the model's 20 s window by default).
+        max_lag: a due window is dropped when processing is more than this many seconds behind the stream.
+        generate_kwargs: passed to `generate` (e.g. `do_sample=True`).
+    """
+
+    def __init__(self, commenter, interval: float = 5.0, context_length: float | None = None, max_lag: float = 1.0, generate_kwargs: dict | None = None):
+        self.commenter = commenter
+        self.interval = interval
+        self.context_length = float(context_length or commenter.context_length)
+        self.max_lag = max_lag
+        self.generate_kwargs = generate_kwargs or {}
+        self.stats = LiveStats()
+
+    def run(self, events: Iterable[tuple[float, object]], feed_back: bool = False, speed: float | None = 1.0) -> Iterator[LiveComment]:
+        """Yields comments as windows come due. `speed` is how fast the source plays relative to the wall clock
+        (1.0 for a live stream); it sets when the commenter counts as behind. `speed=None` processes a recording as
+        fast as possible and never drops a window."""
+        frame_times: deque[float] = deque()
+        features: deque[np.ndarray] = deque()
+        messages: deque[ChatMessage] = deque()
+        segments: deque[TranscriptSegment] = deque()
+        next_due = self.context_length
+        origin = None  # (stream time, wall time) of the first event
+        for t, item in events:
+            arrived = _time.monotonic()
+            origin = origin or (t, arrived)
+            if isinstance(item, ChatMessage):
+                messages.append(item)
+            elif isinstance(item, TranscriptSegment):
+                segments.append(item)
+            else:
+                frame_times.append(t)
+                features.append(self.commenter.encode_frames(np.asarray(item)[None])[0])
+            self._forget_before(t + 1.0 - self.context_length, frame_times, features, messages, segments)
+            if isinstance(item, (ChatMessage, TranscriptSegment)):
+                continue
+            window_end = t + 1.0  # the frame at t stands for the second [t, t + 1)
+            if window_end + 1e-6 < next_due:
+                continue
+            while next_due <= window_end + 1e-6:
+                next_due += self.interval
+            lag = (arrived - origin[1]) - (window_end - origin[0]) / speed if speed else 0.0
+            if lag > self.max_lag:
+                self.stats.dropped += 1  # skip this window to catch up; never queue it
+                continue
+            context = StreamContext(np.asarray(frame_times), np.stack(features), list(messages), list(segments), window_end)
+            comment = self._generate(context, window_end, arrived)
+            if feed_back and comment.comment:
+                messages.append(ChatMessage(window_end, "model", comment.comment))
+            yield comment
+
+    @staticmethod
+    def _forget_before(horizon, frame_times, features, messages, segments) -> None:
+        while frame_times and frame_times[0] < horizon:
+            frame_times.popleft()
+            features.popleft()
+        while messages and messages[0].time < horizon:
+            messages.popleft()
+        while segments and segments[0].end <= horizon:
+            segments.popleft()
+
+    def _generate(self, context: StreamContext, end: float, arrived: float) -> LiveComment:
+        pipe = self.commenter
+        inputs = pipe.window_inputs(context, end, self.context_length)
+        inputs["is_last"] = True
+        out = pipe.forward(inputs, generate_kwargs=self.generate_kwargs)
+        text = pipe.processor.batch_decode(out["sequences"][0][:1])[0]
+        done = _time.monotonic()
+        comment = LiveComment(end, text, float(out["scores"][0][0]), done - arrived)
+        self.stats.emitted += 1
+        self.stats.latencies.append(comment.latency)
+        return comment

@@ -1,0 +1,239 @@
+"""`pipeline("video-comment-generation")`: live comments for a video, one per sliding context window."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers.pipelines.base import ChunkPipeline
+
+from ..data.backbones import resolve_feature_model
+from ..data.chat import ChatFilters, ChatMessage, read_chat
+from ..data.media import iter_frames_1fps, probe_media
+from ..data.transcripts import read_transcript, transcribe
+from .windows import StreamContext, as_messages, as_segments, window_ends
+
+
+_FEATURE_EXTRACTORS: dict[tuple, object] = {}
+
+
+def frame_feature_extractor(name: str, frame_size: int, device=None):
+    """A cached `FrameFeatureExtractor` (loading an image model per call would dominate short videos)."""
+    from ..data.features import FrameFeatureExtractor
+
+    key = (name, frame_size, str(device))
+    if key not in _FEATURE_EXTRACTORS:
+        _FEATURE_EXTRACTORS[key] = FrameFeatureExtractor(resolve_feature_model(name), device=device, input_size=(frame_size, frame_size))
+    return _FEATURE_EXTRACTORS[key]
+
+
+class VideoCommentGenerationPipeline(ChunkPipeline):
+    """Generates live comments for a video with a LiveChat model.
+
+    The 20 s context window slides over the video every `stride` seconds; at each window end the model sees the
+    window's frame features, the streamer's speech and the chat, and writes a comment.
+
+    Example:
+
+    ```python
+    import hf_livechat
+    from transformers import pipeline
+
+    commenter = pipeline("video-comment-generation", model="org/livechat")
+    commenter("stream.mp4", chat="stream.chat.json", transcript="stream.srt", stride=10)
+    # [{"time": 20.0, "comment": "omg boss", "score": -0.41}, {"time": 30.0, ...}, ...]
+    ```
+
+    Inputs (positional): a video path (anything PyAV opens), or a dict with `video` (path), or `video_features`
+    (`(T, D)` features at 1 fps) or `frames` (`(T, H, W, 3)` uint8 at 1 fps), and optionally `chat` and `transcript`.
+    `chat`: a chat log path (any format `read_chat` knows) or a list of messages (ChatMessage, `{"time", "text"}` or
+    `(time, text)`). `transcript`: a subtitle/JSON file, a list of segments, or absent; `asr_model` transcribes the
+    video's audio instead (a video without audio track is fine: no speech).
+
+    Call parameters: `stride` (seconds between comments, default 10), `context_length` (default the model's 20 s
+    window), `start` (first window end), `feed_back` (add each generated comment to the chat that later windows see,
+    as a live chat would; runs windows one by one), `asr_model`, `asr_engine`, `generate_kwargs` and the generation
+    shortcuts `max_new_tokens`, `num_beams`, `do_sample`, `num_return_sequences`; `batch_size`, `device`, `dtype` work
+    as in other pipelines.
+
+    Returns, per video, a time-ordered list of `{"time", "comment", "score"}` (score: mean log-probability of the
+    comment's tokens); with `num_return_sequences > 1` each entry also has `candidates` (comment, score) pairs.
+    """
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _pipeline_calls_generate = True
+
+    context_length = 20.0
+
+    def __init__(self, *args, feature_model: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.feature_model = feature_model or getattr(self.model.config, "feature_model", None)
+        self.frame_size = getattr(self.model.config, "frame_size", 224)
+
+    def _sanitize_parameters(
+        self,
+        stride=None,
+        context_length=None,
+        start=None,
+        chat=None,
+        transcript=None,
+        asr_model=None,
+        asr_engine=None,
+        feed_back=None,
+        generate_kwargs=None,
+        max_new_tokens=None,
+        num_beams=None,
+        do_sample=None,
+        num_return_sequences=None,
+        **kwargs,
+    ):
+        preprocess = {}
+        for name, value in (("stride", stride), ("context_length", context_length), ("start", start), ("chat", chat), ("transcript", transcript), ("asr_model", asr_model), ("asr_engine", asr_engine), ("feed_back", feed_back)):
+            if value is not None:
+                preprocess[name] = value
+        generate_kwargs = dict(generate_kwargs or {})
+        for name, value in (("max_new_tokens", max_new_tokens), ("num_beams", num_beams), ("do_sample", do_sample), ("num_return_sequences", num_return_sequences)):
+            if value is not None:
+                generate_kwargs[name] = value
+        generate_kwargs.update(kwargs)
+        forward = {"generate_kwargs": generate_kwargs}
+        if feed_back:
+            forward["feed_back"] = True
+        return preprocess, forward, {}
+
+    # -- inputs --------------------------------------------------------------------------------------------------
+    def _stream_context(self, inputs, chat=None, transcript=None, asr_model=None, asr_engine="transformers") -> StreamContext:
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = {"video": inputs}
+        if not isinstance(inputs, dict):
+            raise ValueError("inputs must be a video path or a dict with 'video', 'video_features' or 'frames'")
+        chat = inputs.get("chat", chat)
+        transcript = inputs.get("transcript", transcript)
+        video = inputs.get("video")
+        if "video_features" in inputs:
+            features = np.asarray(inputs["video_features"], dtype=np.float32)
+            if features.ndim != 2:
+                raise ValueError(f"video_features must be (frames, dim), got shape {features.shape}")
+        elif "frames" in inputs:
+            features = self.encode_frames(np.asarray(inputs["frames"]))
+        elif video is not None:
+            features = self.encode_frames(self._decode(video))
+        else:
+            raise ValueError("inputs need 'video' (a path), 'video_features' or 'frames'")
+        times = np.arange(len(features), dtype=np.float64)
+        duration = float(len(features))
+        if video is not None:
+            info = probe_media(video)
+            duration = float(info.duration or duration)
+            if transcript is None and asr_model is not None and info.has_audio:
+                transcript = transcribe(video, engine=asr_engine, model=asr_model)
+        if isinstance(chat, (str, os.PathLike)):
+            messages = list(read_chat(chat, filters=ChatFilters()))
+        else:
+            messages = as_messages(chat or [])
+        if isinstance(transcript, (str, os.PathLike)):
+            segments = read_transcript(transcript)
+        else:
+            segments = as_segments(transcript or [])
+        return StreamContext(times, features, messages, segments, duration)
+
+    def _decode(self, video) -> np.ndarray:
+        if not Path(video).is_file():
+            raise FileNotFoundError(f"video not found: {video}")
+        frames = [frame for _, frame in iter_frames_1fps(video, size=(self.frame_size, self.frame_size))]
+        if not frames:
+            raise ValueError(f"{video}: no frame could be decoded")
+        return np.stack(frames)
+
+    def encode_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Frame features `(T, D)` of uint8 frames `(T, H, W, 3)` with the model's feature model."""
+        if self.feature_model is None:
+            raise ValueError("this model's config names no feature_model: pass feature_model=... or video_features")
+        extractor = frame_feature_extractor(self.feature_model, self.frame_size, self.device)
+        features = extractor(frames)
+        if features.shape[1] != self.model.config.video_feature_dim:
+            raise ValueError(
+                f"{self.feature_model!r} gives {features.shape[1]}-d frame features but the model expects "
+                f"{self.model.config.video_feature_dim}-d (config.video_feature_dim)"
+            )
+        return features
+
+    def window_inputs(self, context: StreamContext, end: float, context_length: float) -> dict:
+        """Model inputs of the window ending at `end`, padded to fixed shapes so windows batch together."""
+        window = context.window(end, context_length)
+        frames = int(np.ceil(context_length))
+        encoded = self.processor(**window, padding="max_length", max_frames=frames)
+        encoded["time"] = torch.tensor([end], dtype=torch.float64)
+        return dict(encoded)
+
+    def preprocess(self, inputs, stride=10.0, context_length=None, start=None, chat=None, transcript=None, asr_model=None, asr_engine="transformers", feed_back=False):
+        context_length = float(context_length or self.context_length)
+        context = self._stream_context(inputs, chat, transcript, asr_model, asr_engine)
+        ends = window_ends(context.duration, context_length, float(stride), start)
+        if not ends:
+            raise ValueError("the video is empty: no window to comment on")
+        if feed_back:
+            # Later windows must see earlier comments, so the forward pass encodes each window itself.
+            self._feedback_context, self._context_length = context, context_length
+        for i, end in enumerate(ends):
+            item = {"time": torch.tensor([end], dtype=torch.float64)} if feed_back else self.window_inputs(context, end, context_length)
+            item["is_last"] = i == len(ends) - 1
+            yield item
+
+    # -- model ---------------------------------------------------------------------------------------------------
+    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False):
+        times = model_inputs.pop("time")
+        is_last = model_inputs.pop("is_last", None)
+        if feed_back:
+            if times.numel() != 1:
+                raise ValueError("feed_back=True generates window by window: use batch_size=1")
+            model_inputs = self.window_inputs(self._feedback_context, float(times[0]), self._context_length)
+            model_inputs.pop("time")
+        generate_kwargs = dict(generate_kwargs or {})
+        generate_kwargs.setdefault("max_new_tokens", self.model.config.max_comment_length + 1)
+        model_inputs = {key: self._to_device(value) for key, value in model_inputs.items()}
+        out = self.model.generate(**model_inputs, return_dict_in_generate=True, output_scores=True, **generate_kwargs)
+        num_return = generate_kwargs.get("num_return_sequences", 1)
+        sequences = out.sequences.reshape(len(times), num_return, -1)
+        scores = self._sequence_scores(out).reshape(len(times), num_return)
+        if feed_back:
+            # The comment the pipeline returns for this window (its best candidate) is the one later windows see.
+            text = self.processor.decode(sequences[0, int(scores[0].argmax())])
+            if text:
+                self._feedback_context.add_message(ChatMessage(float(times[0]), "model", text))
+        result = {"time": times, "sequences": sequences, "scores": scores}
+        if is_last is not None:
+            result["is_last"] = is_last
+        return result
+
+    def _to_device(self, value):
+        if not torch.is_tensor(value):
+            return value
+        dtype = self.model.dtype if value.is_floating_point() else None
+        return value.to(self.device, dtype=dtype)
+
+    def _sequence_scores(self, out) -> torch.Tensor:
+        if getattr(out, "sequences_scores", None) is not None:  # beam search: length-normalised log-probabilities
+            return out.sequences_scores.float().cpu()
+        transition = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True).float()
+        generated = out.sequences[:, -transition.shape[1] :]
+        # Count the tokens up to and including [SEP]; padding after it is not part of the comment.
+        valid = torch.isfinite(transition) & (generated != self.model.config.pad_token_id)
+        return ((transition * valid).sum(-1) / valid.sum(-1).clamp(min=1)).cpu()
+
+    def postprocess(self, all_outputs):
+        results = []
+        for output in all_outputs:
+            for time, sequences, scores in zip(output["time"], output["sequences"], output["scores"]):
+                texts = self.processor.batch_decode(sequences)
+                ranked = sorted(zip(texts, scores.tolist()), key=lambda pair: -pair[1])
+                entry = {"time": float(time), "comment": ranked[0][0], "score": ranked[0][1]}
+                if len(ranked) > 1:
+                    entry["candidates"] = [{"comment": t, "score": s} for t, s in ranked]
+                results.append(entry)
+        return sorted(results, key=lambda r: r["time"])

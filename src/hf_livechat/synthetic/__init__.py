@@ -1,0 +1,34 @@
+"""The procedural stream world behind the quickstart: streams whose chat is predictable from video, speech and chat.
+
+``generate_world`` builds the world as data; ``write_stream`` / ``make_streams`` render it into real files (mp4
+with audio, SRT transcript, TwitchDownloader chat JSON, ground-truth log, manifest).
+"""
+
+from .world import (
+    MODALITIES,
+    CommentOrigin,
+    Cue,
+    Episode,
+    ScreenEvent,
+    SpeechLine,
+    Stream,
+    WorldConfig,
+    generate_world,
+)
+from .writer import MediaSpec, StreamFiles, make_streams, write_stream
+
+__all__ = [
+    "MODALITIES",
+    "CommentOrigin",
+    "Cue",
+    "Episode",
+    "MediaSpec",
+    "ScreenEvent",
+    "SpeechLine",
+    "Stream",
+    "StreamFiles",
+    "WorldConfig",
+    "generate_world",
+    "make_streams",
+    "write_stream",
+]

@@ -1,0 +1,608 @@
+"""A procedural world of live streams whose chat can be predicted, each part from exactly one modality.
+
+Every stream is cut into aligned episodes of ``episode_seconds`` (30 s, starting at 0 like the clip grid of
+``hf_livechat.data.clips``): a context window of ``context_seconds`` (20 s) followed by a response window (10 s). In
+each episode every modality independently carries a *cue* with probability ``WorldConfig.cue_rate`` (at least one
+does):
+
+- ``video``: the screen shows an event (``boss``, ``goal``, ``crash``, ...) for 5 to 11 whole seconds of the
+  context window. Speech and chat may notice *that* something happens ("no way", "omg look") but never name it.
+- ``transcript``: the streamer talks about a topic (``pizza``, ``jazz``, ...): the topic word is said two or three
+  times in the context window and never written in the context chat.
+- ``chat``: a viewer asks about the streamer's setup (``what keyboard brand is that``; the answer is a fixed fact
+  of the world, ``keychron``) or a copypasta wave (``bread gang rise up``) starts; neither is ever said.
+
+The response window then holds only comments answering the episode's cues, each containing its cue's *marker*
+word (the event kind, the topic word, the thing asked about, the copypasta word), so a response comment is
+predictable from its own modality and from no other. Background filler, bot commands and URLs live in the context
+windows, so every response-window comment is a fair target (``WorldConfig.response_filler_rate`` adds
+unpredictable filler there too, logged as ``filler``).
+
+Replies of one modality share a few words with that modality's context ("no way"/"omg"/"look" for events,
+"best"/"love"/"team" for topics, "setup"/"brand"/"gang" for chat), so the negatives most TF-IDF-similar to a
+clip's context are replies to *other* cues of the same modality: without that modality they cannot be told apart.
+Within one stream a topic or chat thread is used at most once and events cycle through all kinds before one
+repeats, so a negative taken from another episode of the same stream answers a different cue.
+
+The world is pure data (no media): ``writer.py`` renders it into files, and ``Stream.ground_truth()`` is the log
+of which cue drove which comment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hf_livechat.data.chat.message import ChatMessage, Emote
+
+MODALITIES = ("video", "transcript", "chat")
+
+# Global Twitch emotes with their real ids (checked against a TwitchDownloader dump).
+EMOTE_IDS: dict[str, str] = {
+    "Kappa": "25",
+    "PogChamp": "305954156",
+    "LUL": "425618",
+    "Kreygasm": "41",
+    "DansGame": "33",
+    "SwiftRage": "34",
+    "BibleThump": "86",
+    "NotLikeThis": "58765",
+    "ResidentSleeper": "245",
+    "WutFace": "28087",
+    "4Head": "354",
+    "SeemsGood": "64138",
+    "HeyGuys": "30259",
+    "CoolCat": "58127",
+    "Jebaited": "114836",
+    "FailFish": "360",
+    "BloodTrail": "69",
+}
+# Emotes sprinkled on any comment; they carry no cue, so a model cannot rank by them.
+DECORATIVE_EMOTES = ("PogChamp", "LUL", "Kreygasm", "Kappa", "SwiftRage", "WutFace", "NotLikeThis", "SeemsGood")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Video: what the screen shows and how chat reacts. The rendering of each kind lives in writer.SCENES. Reactions
+# share a few words ("no way", "omg", "look") with the kind-agnostic hubbub of the context chat, so TF-IDF-similar
+# negatives of an event clip are reactions to other events: only the pixels tell them apart.
+EVENT_REACTIONS: dict[str, tuple[str, ...]] = {
+    "boss": ("boss fight lets go", "no way huge boss", "omg boss", "look boss incoming", "kill boss"),
+    "goal": ("GOAL", "what a goal", "no way goal", "omg goal of the year", "look goal"),
+    "crash": ("game crash again", "no way crash", "omg crash", "rip crash", "look crash again"),
+    "shop": ("shop time", "buy armor shop", "no way shop sale", "omg shop", "look shop prices"),
+    "storm": ("storm incoming", "no way storm", "omg storm", "lightning storm", "look storm"),
+    "victory": ("victory", "gg victory", "no way victory", "omg victory lap", "look victory"),
+    "death": ("death screen again", "rip death", "no way death", "omg death", "look death counter"),
+    "space": ("space level", "stars space", "no way space", "omg space pretty", "look space"),
+    "ocean": ("ocean level", "deep ocean vibes", "no way ocean", "omg ocean bubbles", "look ocean"),
+    "fire": ("fire everywhere", "on fire lets go", "no way fire", "omg fire", "look fire"),
+    "snow": ("snow level", "let it snow", "no way snow", "omg snow", "look snow"),
+    "party": ("party time", "party mode lets go", "no way party", "omg party", "look party"),
+}
+# What the context chat says while an event is on screen, whatever it is.
+EVENT_HUBBUB = ("wait what", "no way", "omg look", "look look look", "omg omg", "no way lets go")
+EVENT_KINDS = tuple(EVENT_REACTIONS)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transcript: topics the streamer talks about (category -> topic words) and how chat answers them.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "food": ("pizza", "sushi", "ramen", "tacos", "pancakes", "lasagna"),
+    "music": ("jazz", "techno", "reggae", "opera", "polka"),
+    "animals": ("hamsters", "parrots", "turtles", "penguins", "otters"),
+    "sports": ("tennis", "hockey", "surfing", "skiing", "bowling"),
+    "travel": ("iceland", "brazil", "egypt", "canada", "portugal"),
+    "hobbies": ("gardening", "knitting", "painting", "baking", "pottery"),
+}
+TOPIC_CATEGORY: dict[str, str] = {word: category for category, words in TOPICS.items() for word in words}
+TOPIC_INTROS = (
+    "okay chat quick {category} talk",
+    "let me tell you something about {category}",
+    "random {category} thought for chat",
+)
+# Lines and replies share "best", "love", "team", "all day": TF-IDF-similar negatives of a topic clip are replies
+# to other topics, and only the spoken topic word tells them apart.
+TOPIC_LINES = (
+    "honestly {topic} is the best",
+    "I love {topic} so much",
+    "team {topic} all day chat",
+    "what do you think about {topic} chat",
+    "{topic} is on my mind lately",
+)
+TOPIC_REPLIES = (
+    "{topic} best",
+    "love {topic}",
+    "{topic} all day",
+    "team {topic}",
+    "{topic} overrated",
+    "yes {topic} love it",
+    "{topic} best ever",
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chat: questions with fixed answers, and copypastas that chat keeps repeating. The key is the thread id and the
+# marker the word every line of the thread shares.
+QUESTIONS: dict[str, str] = {
+    # the thing asked about -> the fact chat answers; questions and answers share "setup" and "brand".
+    "keyboard": "keychron",
+    "mouse": "razer",
+    "mic": "shure",
+    "chair": "herman miller",
+    "monitor": "asus",
+    "headset": "hyperx",
+    "camera": "sony",
+    "desk": "ikea",
+    "lamp": "philips",
+}
+QUESTION_FORMS = ("what {thing} brand is that", "which {thing} is in his setup", "setup {thing} brand?")
+ANSWER_FORMS = ("{fact} {thing} brand", "setup {thing} is {fact}", "{fact} {thing}", "{thing} brand {fact}")
+# Copypastas share their shape ("... gang"), so TF-IDF-similar negatives of a copypasta clip are other copypastas.
+COPYPASTA_WORDS = ("bread", "pineapple", "noodle", "pickle", "banana", "wizard", "potato", "cheese", "sock")
+COPYPASTA_FORMS = ("{word} gang rise up", "{word} gang", "{word} {word} {word}", "{word} gang forever")
+CHAT_THREADS = tuple(QUESTIONS) + COPYPASTA_WORDS
+
+# ---------------------------------------------------------------------------------------------------------------
+# Background: what fills the stream between cues. None of it contains a marker word.
+FILLER_CHAT = (
+    "hi chat", "hello everyone", "HeyGuys", "lol", "nice", "how is everyone doing", "good stream today",
+    "first time here", "just lurking", "gg", "this is chill", "good vibes only", "hey @{author}",
+    "@{author} hi", "whats up", "so good", "lmao", "true", "back from work", "any plans tonight",
+    "hello from the couch", "hi mods", "yo", "classic", "haha", "welcome back", "big brain", "pog",
+)
+FILLER_SPEECH = (
+    "okay let me just grab this", "alright alright", "hmm where do we go now", "yeah chat I see you",
+    "one second let me check something", "okay we are back", "let's keep going", "that was close",
+    "I think we go left here", "give me a moment", "okay okay", "thanks for hanging out",
+)
+# The streamer may notice an event without naming it.
+EVENT_EXCLAMATIONS = ("whoa what is happening", "look at that chat", "oh no oh no", "wait wait wait")
+BOT_COMMANDS = {
+    "!uptime": "@{author} the stream has been live for {minutes} minutes https://twitch.tv/{streamer}",
+    "!discord": "join the discord https://discord.gg/{code}",
+    "!socials": "follow on twitter https://twitter.com/{streamer}",
+}
+BOTS = ("Nightbot", "StreamElements")
+URL_SPAM = ("check this clip https://clips.twitch.tv/{code}", "https://youtu.be/{code} lol")
+
+STREAMERS = ("PixelPanda", "NordicWolf", "LunaPlays", "CaptainMoss", "VelvetFox", "QuietThunder")
+CATEGORIES = ("Pixel Quest", "Kart Mania", "Dungeon Dash", "Block Builders", "Just Chatting")
+NAME_PARTS = ("ash", "bit", "cat", "dew", "elm", "fig", "gus", "hex", "ivy", "jam", "kit", "lux", "max", "neo",
+              "oak", "pip", "rex", "sky", "tao", "uma", "vex", "wren", "yak", "zed")
+NAME_SUFFIXES = ("", "_tv", "99", "x", "_gg", "42", "lol", "_")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Knobs of the world. The defaults are what the quickstart relies on.
+
+    Attributes:
+        episode_seconds: length of one episode; episodes start at 0, episode_seconds, 2 * episode_seconds, ...
+        context_seconds: the context window at the start of each episode; the rest is the response window.
+        cue_rate: probability that a modality carries a cue in an episode (at least one always does).
+        responses_per_cue: inclusive range of how many response comments each cue gets.
+        filler_rate: background messages per second in the context windows.
+        response_filler_rate: background messages per second in the response windows (unpredictable targets).
+        bot_rate: probability that an episode has a bot command (with a URL reply) in its context window.
+        viewers: how many distinct viewers a stream has.
+    """
+
+    episode_seconds: float = 30.0
+    context_seconds: float = 20.0
+    cue_rate: float = 0.5
+    responses_per_cue: tuple[int, int] = (2, 3)
+    filler_rate: float = 0.35
+    response_filler_rate: float = 0.0
+    bot_rate: float = 0.25
+    viewers: int = 40
+
+    def __post_init__(self) -> None:
+        if not 0 < self.context_seconds < self.episode_seconds:
+            raise ValueError(f"need 0 < context_seconds < episode_seconds, got {self.context_seconds}, "
+                             f"{self.episode_seconds}")
+        if self.episode_seconds - self.context_seconds < 2:
+            raise ValueError("the response window must last at least 2 s")
+        if self.context_seconds < 12:
+            raise ValueError("the context window must last at least 12 s to hold an event and a topic")
+        if self.viewers < 5:
+            raise ValueError(f"a stream needs at least 5 viewers, got {self.viewers}")
+        if not 0 < self.cue_rate <= 1:
+            raise ValueError(f"cue_rate must be in (0, 1], got {self.cue_rate}")
+        low, high = self.responses_per_cue
+        if not 1 <= low <= high:
+            raise ValueError(f"responses_per_cue must be 1 <= low <= high, got {self.responses_per_cue}")
+
+
+@dataclass(frozen=True)
+class ScreenEvent:
+    """The screen shows event ``kind`` during ``[start, end)`` seconds."""
+
+    kind: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SpeechLine:
+    """One line the streamer says during ``[start, end)`` seconds (one SRT cue)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A cue in an episode's context window: which modality carries it, its key (event kind, topic word or chat
+    thread id) and its marker, the word every response comment to it contains."""
+
+    modality: str
+    key: str
+    marker: str
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One aligned 30 s clip: context ``[start, context_end)``, response ``[context_end, end)``."""
+
+    index: int
+    start: float
+    context_end: float
+    end: float
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True)
+class CommentOrigin:
+    """Why a chat message exists.
+
+    ``role`` is ``"response"`` (answers ``cue`` of ``episode``), ``"cue"`` (starts a chat cue), ``"filler"``
+    (background, including the unnamed "no way"/"omg" of an event) or ``"bot"`` (a command, a bot reply or a URL:
+    what the dataset filters drop).
+    """
+
+    role: str
+    episode: int | None
+    cue: Cue | None = None
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One synthetic VOD: what is on screen, what the streamer says, the chat, and why each message was sent."""
+
+    vod_id: str
+    streamer: str
+    category: str
+    title: str
+    duration: float
+    split: str
+    screen: tuple[ScreenEvent, ...]
+    speech: tuple[SpeechLine, ...]
+    chat: tuple[ChatMessage, ...]
+    origins: tuple[CommentOrigin, ...]  # aligned with ``chat``
+    episodes: tuple[Episode, ...]
+    config: WorldConfig = field(default_factory=WorldConfig)
+
+    def scene_at(self, time: float) -> str | None:
+        """The event kind on screen at ``time`` seconds, or None for plain gameplay."""
+        for event in self.screen:
+            if event.start <= time < event.end:
+                return event.kind
+        return None
+
+    def ground_truth(self) -> dict:
+        """The log of the world: episodes with their cues, screen events, and each comment's origin (JSON-ready)."""
+        return {
+            "vod_id": self.vod_id,
+            "streamer": self.streamer,
+            "category": self.category,
+            "split": self.split,
+            "duration": self.duration,
+            "episode_seconds": self.config.episode_seconds,
+            "context_seconds": self.config.context_seconds,
+            "episodes": [
+                {
+                    "index": episode.index,
+                    "start": episode.start,
+                    "context_end": episode.context_end,
+                    "end": episode.end,
+                    "cues": [_cue_dict(cue) for cue in episode.cues],
+                }
+                for episode in self.episodes
+            ],
+            "screen": [{"kind": e.kind, "start": e.start, "end": e.end} for e in self.screen],
+            "comments": [
+                {
+                    "id": message.source,
+                    "time": message.time,
+                    "text": message.text,
+                    "role": origin.role,
+                    "episode": origin.episode,
+                    "cue": _cue_dict(origin.cue) if origin.cue else None,
+                }
+                for message, origin in zip(self.chat, self.origins)
+            ],
+        }
+
+
+def _cue_dict(cue: Cue) -> dict:
+    return {"modality": cue.modality, "key": cue.key, "marker": cue.marker}
+
+
+def generate_world(
+    num_streams: int,
+    duration_s: float,
+    seed: int,
+    *,
+    splits: Mapping[str, float] | None = None,
+    config: WorldConfig | None = None,
+) -> list[Stream]:
+    """Generate ``num_streams`` streams of ``duration_s`` seconds, deterministically from ``seed``.
+
+    Args:
+        num_streams: how many VODs.
+        duration_s: length of each VOD in seconds (at least one episode).
+        seed: the same seed gives the same world.
+        splits: split name -> fraction of VODs, assigned by VOD (default 70/15/15 train/validation/test; every
+            split with a positive fraction gets at least one VOD when there are enough).
+        config: the world's knobs (``WorldConfig()`` by default).
+    """
+    config = config or WorldConfig()
+    if num_streams < 1:
+        raise ValueError(f"num_streams must be >= 1, got {num_streams}")
+    if duration_s < config.episode_seconds:
+        raise ValueError(f"duration_s must be >= episode_seconds ({config.episode_seconds}), got {duration_s}")
+    split_names = assign_splits(num_streams, splits or {"train": 0.7, "validation": 0.15, "test": 0.15}, seed)
+    root = np.random.SeedSequence(seed)
+    viewer_pool = _viewer_names(np.random.default_rng(root.spawn(1)[0]), 4 * config.viewers)
+    return [
+        _StreamBuilder(index, seed, float(duration_s), split_names[index], viewer_pool, config, rng_seed).build()
+        for index, rng_seed in enumerate(root.spawn(num_streams + 1)[1:])
+    ]
+
+
+def assign_splits(num_streams: int, fractions: Mapping[str, float], seed: int) -> list[str]:
+    """Split names for ``num_streams`` VODs in a seeded order: each named split gets ``round(fraction * n)`` VODs
+    (at least one while VODs remain), the first split takes the rest."""
+    if not fractions or any(value < 0 for value in fractions.values()) or sum(fractions.values()) <= 0:
+        raise ValueError(f"splits must map names to non-negative fractions with a positive sum, got {dict(fractions)}")
+    total = sum(fractions.values())
+    names = list(fractions)
+    counts = {name: 0 for name in names}
+    remaining = num_streams
+    for name in names[1:]:
+        if fractions[name] > 0 and remaining > 1:
+            counts[name] = min(remaining - 1, max(1, round(fractions[name] / total * num_streams)))
+            remaining -= counts[name]
+    counts[names[0]] = remaining
+    labels = [name for name in names for _ in range(counts[name])]
+    order = np.random.default_rng([seed, 7]).permutation(num_streams)
+    return [labels[position] for position in np.argsort(order)]
+
+
+def _viewer_names(rng: np.random.Generator, count: int) -> list[str]:
+    names: list[str] = []
+    seen = set()
+    while len(names) < count:
+        first, second = rng.choice(NAME_PARTS, size=2, replace=False)
+        name = f"{first.capitalize()}{second}{rng.choice(NAME_SUFFIXES)}"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+class _Deck:
+    """Draws items without replacement, reshuffling once all were drawn (so repeats are as far apart as possible)."""
+
+    def __init__(self, items: Sequence[str], rng: np.random.Generator):
+        self._items, self._rng, self._pile = list(items), rng, []
+
+    def draw(self) -> str:
+        if not self._pile:
+            self._pile = [self._items[i] for i in self._rng.permutation(len(self._items))]
+        return self._pile.pop()
+
+
+class _StreamBuilder:
+    def __init__(self, index: int, seed: int, duration: float, split: str, viewer_pool: list[str],
+                 config: WorldConfig, rng_seed: np.random.SeedSequence):
+        self.rng = np.random.default_rng(rng_seed)
+        self.config = config
+        self.duration = duration
+        self.split = split
+        self.vod_id = f"9{seed % 10**6:06d}{index:03d}"
+        self.streamer = STREAMERS[int(self.rng.integers(len(STREAMERS)))]
+        self.category = CATEGORIES[int(self.rng.integers(len(CATEGORIES)))]
+        self.viewers = list(self.rng.choice(viewer_pool, size=config.viewers, replace=False))
+        self.events = _Deck(EVENT_KINDS, self.rng)
+        self.topics = _Deck(list(TOPIC_CATEGORY), self.rng)
+        self.threads = _Deck(CHAT_THREADS, self.rng)
+        self.screen: list[ScreenEvent] = []
+        self.speech: list[SpeechLine] = []
+        self.messages: list[tuple[float, str, str, CommentOrigin]] = []  # (time, author, text, origin)
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def pick(self, options: Sequence[str]) -> str:
+        return options[int(self.rng.integers(len(options)))]
+
+    def viewer(self, exclude: Sequence[str] = ()) -> str:
+        while True:
+            name = self.pick(self.viewers)
+            if name not in exclude:
+                return name
+
+    def decorate(self, text: str, chance: float = 0.4) -> str:
+        """Append a decorative emote sometimes: emotes are part of chat, not of any cue."""
+        return f"{text} {self.pick(DECORATIVE_EMOTES)}" if self.rng.random() < chance else text
+
+    def say(self, start: float, length: float, text: str) -> float:
+        self.speech.append(SpeechLine(round(start, 2), round(start + length, 2), text))
+        return start + length
+
+    def post(self, time: float, text: str, origin: CommentOrigin, author: str | None = None) -> str:
+        author = author or self.viewer()
+        self.messages.append((round(float(time), 3), author, text, origin))
+        return author
+
+    def uniform(self, low: float, high: float) -> float:
+        return float(self.rng.uniform(low, high))
+
+    # -- the stream ----------------------------------------------------------------------------------------------
+    def build(self) -> Stream:
+        config = self.config
+        episodes = []
+        count = int(self.duration // config.episode_seconds)
+        for index in range(count):
+            start = index * config.episode_seconds
+            episodes.append(self.episode(index, start, start + config.context_seconds, start + config.episode_seconds))
+        tail = count * config.episode_seconds
+        if self.duration - tail >= 1:  # a partial last episode only has background
+            self.background(None, tail, self.duration)
+        self.messages.sort(key=lambda item: item[0])
+        chat, origins = [], []
+        for time, author, text, origin in self.messages:
+            message_id = str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
+            chat.append(chat_message(time, author, text, message_id))
+            origins.append(origin)
+        return Stream(
+            vod_id=self.vod_id,
+            streamer=self.streamer,
+            category=self.category,
+            title=f"{self.streamer} plays {self.category}",
+            duration=self.duration,
+            split=self.split,
+            screen=tuple(self.screen),
+            speech=tuple(sorted(self.speech, key=lambda line: line.start)),
+            chat=tuple(chat),
+            origins=tuple(origins),
+            episodes=tuple(episodes),
+            config=config,
+        )
+
+    def episode(self, index: int, start: float, context_end: float, end: float) -> Episode:
+        active = [modality for modality in MODALITIES if self.rng.random() < self.config.cue_rate]
+        if not active:
+            active = [self.pick(MODALITIES)]
+        cues = []
+        if "video" in active:
+            cues.append(self.video_cue(index, start, context_end))
+        if "transcript" in active:
+            cues.append(self.topic_cue(start, context_end))
+        else:
+            self.filler_speech(start, context_end, exclaim=bool(cues))
+        if "chat" in active:
+            cues.append(self.chat_cue(index, start, context_end))
+        for cue in cues:
+            self.respond(index, cue, context_end, end)
+        self.background(index, start, context_end)
+        if self.config.response_filler_rate > 0:
+            self.filler(index, context_end, end, self.config.response_filler_rate)
+        if self.rng.random() < 0.3:  # the streamer keeps talking, about nothing in particular
+            self.say(context_end + self.uniform(1, 5), self.uniform(2, 3), self.pick(FILLER_SPEECH))
+        return Episode(index, start, context_end, end, tuple(cues))
+
+    def video_cue(self, index: int, start: float, context_end: float) -> Cue:
+        kind = self.events.draw()
+        # Whole seconds, inside the context window, so a 1 fps sampler sees the event on 6 to 11 frames.
+        first = start + int(self.rng.integers(1, 5))
+        last = min(first + int(self.rng.integers(6, 12)), context_end - 1)
+        self.screen.append(ScreenEvent(kind, float(first), float(last)))
+        cue = Cue("video", kind, kind)
+        time = first + self.uniform(0.5, 2)
+        for _ in range(int(self.rng.integers(1, 3))):
+            self.post(time, self.decorate(self.pick(EVENT_HUBBUB)), CommentOrigin("filler", index))
+            time += self.uniform(1, 3)
+        return cue
+
+    def topic_cue(self, start: float, context_end: float) -> Cue:
+        topic = self.topics.draw()
+        category = TOPIC_CATEGORY[topic]
+        time = start + self.uniform(0.5, 2.5)
+        time = self.say(time, self.uniform(2, 3), self.pick(TOPIC_INTROS).format(category=category)) + 0.5
+        lines = self.rng.choice(len(TOPIC_LINES), size=3, replace=False)
+        for line in lines:
+            if time + 3.5 > context_end:
+                break
+            time = self.say(time, self.uniform(2.2, 3.2), TOPIC_LINES[line].format(topic=topic))
+            time += self.uniform(0.5, 2.0)
+        return Cue("transcript", topic, topic)
+
+    def filler_speech(self, start: float, context_end: float, exclaim: bool) -> None:
+        time = start + self.uniform(0.5, 4)
+        for _ in range(int(self.rng.integers(1, 4))):
+            if time + 3 > context_end:
+                break
+            text = self.pick(EVENT_EXCLAMATIONS) if exclaim and self.rng.random() < 0.3 else self.pick(FILLER_SPEECH)
+            time = self.say(time, self.uniform(1.5, 3), text) + self.uniform(1, 4)
+
+    def chat_cue(self, index: int, start: float, context_end: float) -> Cue:
+        thread = self.threads.draw()
+        cue = Cue("chat", thread, thread)
+        origin = CommentOrigin("cue", index, cue)
+        if thread in QUESTIONS:
+            time = start + self.uniform(5, context_end - start - 6)
+            asker = self.post(time, self.pick(QUESTION_FORMS).format(thing=thread), origin)
+            if self.rng.random() < 0.6:  # somebody else wants to know too
+                self.post(time + self.uniform(1.5, 4), self.pick(QUESTION_FORMS).format(thing=thread), origin,
+                          self.viewer([asker]))
+            return cue
+        time = context_end - self.uniform(7, 9)
+        authors: list[str] = []
+        for copy in range(int(self.rng.integers(2, 4))):
+            form = COPYPASTA_FORMS[0] if copy == 0 else self.pick(COPYPASTA_FORMS)
+            authors.append(self.post(time, form.format(word=thread), origin, self.viewer(authors)))
+            time += self.uniform(1, 2.5)
+        return cue
+
+    def respond(self, index: int, cue: Cue, context_end: float, end: float) -> None:
+        low, high = self.config.responses_per_cue
+        origin = CommentOrigin("response", index, cue)
+        authors: list[str] = []
+        for _ in range(int(self.rng.integers(low, high + 1))):
+            time = self.uniform(context_end + 0.3, end - 0.3)
+            if cue.modality == "video":
+                text = self.decorate(self.pick(EVENT_REACTIONS[cue.key]))
+            elif cue.modality == "transcript":
+                text = self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key))
+            elif cue.key in QUESTIONS:
+                text = self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), 0.2)
+            else:
+                text = self.pick(COPYPASTA_FORMS).format(word=cue.key)
+            authors.append(self.post(time, text, origin, self.viewer(authors)))
+
+    def background(self, index: int | None, start: float, end: float) -> None:
+        self.filler(index, start, end, self.config.filler_rate)
+        if self.rng.random() < self.config.bot_rate:
+            command = self.pick(list(BOT_COMMANDS))
+            time = self.uniform(start, max(start, end - 3))
+            origin = CommentOrigin("bot", index)
+            author = self.post(time, command, origin)
+            reply = BOT_COMMANDS[command].format(author=author, minutes=int(time // 60),
+                                                 streamer=self.streamer.lower(), code=self.code())
+            self.post(time + self.uniform(0.5, 1.5), reply, origin, self.pick(BOTS))
+        if self.rng.random() < self.config.bot_rate / 3:
+            self.post(self.uniform(start, end), self.pick(URL_SPAM).format(code=self.code()),
+                      CommentOrigin("bot", index))
+
+    def filler(self, index: int | None, start: float, end: float, rate: float) -> None:
+        origin = CommentOrigin("filler", index)
+        for _ in range(int(self.rng.poisson(rate * (end - start)))):
+            text = self.pick(FILLER_CHAT).format(author=self.viewer())
+            self.post(self.uniform(start, end), self.decorate(text, chance=0.25), origin)
+
+    def code(self) -> str:
+        return self.rng.bytes(5).hex()
+
+
+def chat_message(time: float, author: str, text: str, source: str = "") -> ChatMessage:
+    """A ChatMessage whose known emote names (``EMOTE_IDS``) become emotes with their character spans."""
+    return ChatMessage(time, author, text, tuple(_emote_spans(text)), source)
+
+
+def _emote_spans(text: str) -> Iterator[Emote]:
+    position = 0
+    for token in text.split(" "):
+        if token in EMOTE_IDS:
+            yield Emote(token, position, position + len(token), EMOTE_IDS[token])
+        position += len(token) + 1

@@ -1,0 +1,107 @@
+"""Data collators that turn dataset clip rows into LiveChat batches.
+
+Rows are those of a `hf-livechat build-dataset` folder (`video_features`, `transcript`, `context_comments`,
+`response_comments`, ...). Keep `remove_unused_columns=False` in the training arguments: the collators need the
+raw columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+from transformers import TrainerCallback
+
+from ..data.clip_inputs import clip_processor_inputs
+
+
+def _stable_index(key: str, size: int) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") % size
+
+
+@dataclass
+class DataCollatorForCommentGeneration:
+    """Builds comment-generation batches; the target is one comment of the clip's response window.
+
+    In training (`random_target=True`) the target is drawn uniformly at random from the window anew in every epoch
+    (the LiveChat paper's augmentation). The draw is a hash of `(seed, epoch, clip_id)`, not a stateful generator, so
+    a run resumed from a checkpoint, or split over several processes, draws exactly the targets an uninterrupted
+    single-process run draws. `EpochCallback` keeps `epoch` in step with the Trainer. With `random_target=False` the
+    choice is fixed per clip, for evaluation losses that are comparable across runs.
+
+    Args:
+        processor: a `LiveChatProcessor`.
+        random_target: draw the target at random per epoch (training) or keep one per clip (evaluation).
+        training: keep the training number of context comments (`max_context_comments`) instead of the evaluation one.
+        seed: seed of the draws.
+        drop_modalities: modalities removed as empty inputs (ablations).
+    """
+
+    processor: object
+    random_target: bool = True
+    training: bool = True
+    seed: int = 0
+    drop_modalities: tuple[str, ...] = ()
+    epoch: int = 0
+
+    def choose_target(self, row: dict) -> str:
+        comments = row["response_comments"]
+        clip_id = row.get("clip_id")
+        if not comments:
+            raise ValueError(f"clip {clip_id or '?'} has no response comment to use as a target")
+        if clip_id is None:
+            raise ValueError("clip rows need a 'clip_id' (the target draw is keyed on it)")
+        key = f"{self.seed}:{self.epoch}:{clip_id}" if self.random_target else str(clip_id)
+        return comments[_stable_index(key, len(comments))]["text"]
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        targets = [self.choose_target(r) for r in rows]
+        batch = self.processor(**clip_processor_inputs(rows, ablate=self.drop_modalities), targets=targets, training=self.training)
+        return dict(batch)
+
+
+class EpochCallback(TrainerCallback):
+    """Tells a collator which epoch the Trainer is in (also after resuming mid-epoch)."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(state.epoch or 0)
+
+
+@dataclass
+class DataCollatorForLiveChatPretraining:
+    """Masked-LM batches over transcript and chat tokens: `mlm_probability` of the real tokens are chosen, of which
+    80 % become `[MASK]`, 10 % a random token and 10 % stay; labels hold the original ids there and -100 elsewhere."""
+
+    processor: object
+    mlm_probability: float = 0.15
+    training: bool = True
+    seed: int | None = None
+    _generator: torch.Generator | None = field(init=False, repr=False)
+
+    def __post_init__(self):
+        # None: torch's global generator, restored by the Trainer when a run resumes.
+        self._generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
+
+    def mask_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokenizer = self.processor.tokenizer
+        special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        candidates = attention_mask.bool() & ~torch.isin(input_ids, special)
+        chosen = candidates & (torch.rand(input_ids.shape, generator=self._generator) < self.mlm_probability)
+        labels = input_ids.masked_fill(~chosen, -100)
+        masked = input_ids.clone()
+        roll = torch.rand(input_ids.shape, generator=self._generator)
+        masked[chosen & (roll < 0.8)] = tokenizer.mask_token_id
+        random_positions = chosen & (roll >= 0.8) & (roll < 0.9)
+        masked[random_positions] = torch.randint(len(tokenizer), input_ids.shape, generator=self._generator)[random_positions]
+        return masked, labels
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        batch = dict(self.processor(**clip_processor_inputs(rows), training=self.training))
+        for name in ("transcript", "chat"):
+            ids, mask = batch[f"{name}_input_ids"], batch[f"{name}_attention_mask"]
+            batch[f"{name}_input_ids"], batch[f"{name}_labels"] = self.mask_tokens(ids, mask)
+        return batch

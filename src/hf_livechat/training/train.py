@@ -1,0 +1,219 @@
+"""The LiveChat training recipe: optional masked-LM pretraining, then comment generation with `Seq2SeqTrainer`.
+
+Runs unchanged on one CPU, one GPU or several processes (`torchrun` / `accelerate launch`: the Trainer handles DDP,
+FSDP and DeepSpeed from its arguments), and resumes from the last checkpoint in its output folder after a kill.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
+from ..tokenization import load_tokenizer
+from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
+
+
+logger = logging.getLogger(__name__)
+
+# Architectures by name; "reference" is the published model (LiveChatConfig defaults).
+CONFIG_PRESETS: dict[str, dict] = {
+    "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128),
+    "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256),
+    "reference": {},
+}
+
+
+@dataclass
+class LiveChatRecipeArguments:
+    """What the LiveChat recipe needs beyond `Seq2SeqTrainingArguments`."""
+
+    dataset_dir: str = field(metadata={"help": "a dataset folder from `hf-livechat build-dataset` (or a Hub dataset id)"})
+    config: str = field(default="small", metadata={"help": f"architecture preset ({', '.join(CONFIG_PRESETS)}) or a config/model folder"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer id or folder (default: BERT uncased, offline)"})
+    init_from: str | None = field(default=None, metadata={"help": "start from this LiveChat checkpoint instead of a fresh model"})
+    pretrain_steps: int = field(default=0, metadata={"help": "masked-LM pretraining steps before comment generation"})
+    chat_encoder_type: str | None = field(default=None, metadata={"help": "'comment' (reference) or 'token'"})
+    config_overrides: str | None = field(
+        default=None, metadata={"help": "config fields to override, e.g. 'max_context_comments=15,dropout=0.2'"}
+    )
+    train_split: str = field(default="train")
+    eval_split: str | None = field(default="validation")
+
+
+def parse_config_overrides(text: str | None) -> dict:
+    """`"a=1,b=0.5,c=token"` -> `{"a": 1, "b": 0.5, "c": "token"}` (values parsed as JSON when they parse)."""
+    overrides = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        if "=" not in item:
+            raise ValueError(f"config override {item!r} is not of the form name=value")
+        name, value = item.split("=", 1)
+        try:
+            overrides[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def resolve_dataset_dir(name_or_path: str) -> str:
+    """A local folder as is; a Hub dataset id as its snapshot folder (downloaded, or taken from the HF cache when
+    offline: `datasets` itself only reuses its own processed cache offline, not the Hub cache)."""
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(name_or_path, repo_type="dataset")
+
+
+def load_clip_dataset(dataset_dir: str, split: str):
+    """One split of a LiveChat clip dataset (folder or Hub id), `video_features` as numpy arrays, other columns as
+    Python objects."""
+    from datasets import load_dataset
+
+    dataset = load_dataset(resolve_dataset_dir(dataset_dir), split=split)
+    if "video_features" in dataset.column_names:
+        dataset = dataset.with_format("numpy", columns=["video_features"], output_all_columns=True)
+    return dataset
+
+
+def build_config(recipe: LiveChatRecipeArguments, processor: LiveChatProcessor, feature_dim: int | None) -> LiveChatConfig:
+    if recipe.config in CONFIG_PRESETS:
+        kwargs = dict(CONFIG_PRESETS[recipe.config])
+    else:
+        kwargs = LiveChatConfig.from_pretrained(recipe.config).to_diff_dict()
+        kwargs.pop("model_type", None)
+        kwargs.pop("transformers_version", None)
+    kwargs.update(processor.config_kwargs())
+    if recipe.chat_encoder_type:
+        kwargs["chat_encoder_type"] = recipe.chat_encoder_type
+    # The frame features' source travels from the dataset card into the model config, so that pipelines encode
+    # new videos with the same image model.
+    build = dataset_build_info(recipe.dataset_dir)
+    if build.get("feature_model"):
+        kwargs["feature_model"] = build["feature_model"]
+        kwargs["frame_size"] = int(build.get("frame_size", 224))
+    kwargs.update(parse_config_overrides(recipe.config_overrides))
+    if feature_dim:
+        kwargs["video_feature_dim"] = feature_dim
+    return LiveChatConfig(**kwargs)
+
+
+def dataset_build_info(dataset_dir: str) -> dict:
+    """The `hf_livechat` block of a built dataset's card (feature model, frame size, windows); {} when absent."""
+    from huggingface_hub import DatasetCard
+
+    readme = Path(dataset_dir) / "README.md"
+    try:
+        card = DatasetCard.load(readme if readme.is_file() else dataset_dir, repo_type="dataset")
+    except Exception:  # a Hub id that is not reachable, or no card: the defaults apply
+        return {}
+    return dict(card.data.to_dict().get("hf_livechat") or {})
+
+
+def _feature_dim(dataset) -> int | None:
+    if "video_features" not in dataset.column_names:
+        return None
+    shape = dataset.features["video_features"].shape
+    return shape[-1] if shape else None
+
+
+def _resume_point(output_dir: str) -> str | None:
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+class LiveChatTrainer(Seq2SeqTrainer):
+    """`Seq2SeqTrainer` with its own evaluation collator: evaluation losses use a fixed target per clip, so they are
+    comparable between evaluations, while training draws a new target every epoch."""
+
+    def __init__(self, *args, eval_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        if self.eval_data_collator is None:
+            return super().get_eval_dataloader(eval_dataset)
+        training_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.data_collator = training_collator
+
+
+def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArguments) -> Path:
+    """Trains (or resumes) and saves the final model, processor and model card to `args.output_dir`."""
+    set_seed(args.seed)  # before the model is built: its initial weights must not depend on the run
+    train_set = load_clip_dataset(recipe.dataset_dir, recipe.train_split)
+    eval_set = None
+    if recipe.eval_split:
+        try:
+            eval_set = load_clip_dataset(recipe.dataset_dir, recipe.eval_split)
+        except ValueError:
+            logger.warning("no %r split in %s: training without evaluation", recipe.eval_split, recipe.dataset_dir)
+    feature_dim = _feature_dim(train_set)
+
+    if recipe.init_from:
+        model = LiveChatForCommentGeneration.from_pretrained(recipe.init_from)
+        processor = LiveChatProcessor.from_pretrained(recipe.init_from)
+    else:
+        tokenizer = load_tokenizer(recipe.tokenizer)
+        processor = LiveChatProcessor.from_config(tokenizer, LiveChatConfig(**CONFIG_PRESETS.get(recipe.config, {})))
+        config = build_config(recipe, processor, feature_dim)
+        processor = LiveChatProcessor.from_config(tokenizer, config)
+        model = _pretrained_or_fresh(recipe, args, config, processor, train_set)
+    if feature_dim and model.config.video_feature_dim != feature_dim:
+        raise ValueError(f"the dataset has {feature_dim}-d frame features but the model expects {model.config.video_feature_dim}")
+
+    args.remove_unused_columns = False
+    if args.ddp_find_unused_parameters is None:
+        args.ddp_find_unused_parameters = False  # every parameter takes part, even for an absent modality
+    collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=args.seed)
+    trainer = LiveChatTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=collator,
+        eval_data_collator=DataCollatorForCommentGeneration(processor, random_target=False, training=False),
+        processing_class=processor,
+        callbacks=[EpochCallback(collator)],
+    )
+    trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
+    trainer.save_model(args.output_dir)
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(args.output_dir)
+    return Path(args.output_dir)
+
+
+def _pretrained_or_fresh(recipe, args: Seq2SeqTrainingArguments, config, processor, train_set) -> LiveChatForCommentGeneration:
+    if recipe.pretrain_steps <= 0:
+        return LiveChatForCommentGeneration(config)
+    pretrain_dir = os.path.join(args.output_dir, "pretrain")
+    final = os.path.join(pretrain_dir, "final")
+    if not os.path.isfile(os.path.join(final, "config.json")):
+        pretrain_args = Seq2SeqTrainingArguments(
+            **{
+                **args.to_dict(),
+                "output_dir": pretrain_dir,
+                "max_steps": recipe.pretrain_steps,
+                "eval_strategy": "no",
+                "load_best_model_at_end": False,
+                "remove_unused_columns": False,
+                "predict_with_generate": False,
+                "ddp_find_unused_parameters": True,  # the decoder takes no part in masked-LM pretraining
+            }
+        )
+        trainer = Trainer(
+            model=LiveChatForPretraining(config),
+            args=pretrain_args,
+            train_dataset=train_set,
+            data_collator=DataCollatorForLiveChatPretraining(processor, mlm_probability=config.mlm_probability),
+        )
+        trainer.train(resume_from_checkpoint=_resume_point(pretrain_dir))
+        trainer.save_model(final)
+    return LiveChatForCommentGeneration.from_pretrained(final)

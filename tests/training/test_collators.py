@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+from clip_dataset_fixtures import toy_rows
+
+from hf_livechat import LiveChatProcessor
+from hf_livechat.tokenization import default_tokenizer
+from hf_livechat.training.collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return LiveChatProcessor(default_tokenizer())
+
+
+def decoded_targets(processor, batch):
+    return [processor.decode(row[row != -100]) for row in batch["labels"]]
+
+
+def test_random_target_is_drawn_uniformly_from_the_response_window_each_epoch(processor):
+    rows = toy_rows(2)
+    collator = DataCollatorForCommentGeneration(processor, random_target=True, seed=0)
+    seen = {0: [], 1: []}
+    for epoch in range(300):
+        collator.epoch = epoch
+        for i, target in enumerate(decoded_targets(processor, collator(rows))):
+            seen[i].append(target)
+    for i, row in enumerate(rows):
+        texts = [c["text"] for c in row["response_comments"]]
+        counts = np.array([seen[i].count(t) for t in texts])
+        assert counts.sum() == 300  # every target comes from this clip's response window
+        assert counts.min() > 70  # uniform over 3 comments: ~100 each
+    # Same seed and epoch, same draws (what makes resumed and multi-process runs exact); another seed differs.
+    draws = [decoded_targets(processor, DataCollatorForCommentGeneration(processor, seed=s, epoch=e)(toy_rows(40))) for s, e in ((0, 5), (0, 5), (1, 5))]
+    assert draws[0] == draws[1] and draws[0] != draws[2]
+
+
+def test_deterministic_mode_gives_the_same_target_every_time(processor):
+    rows = toy_rows(3)
+    collator = DataCollatorForCommentGeneration(processor, random_target=False)
+    first = decoded_targets(processor, collator(rows))
+    assert all(decoded_targets(processor, collator(rows)) == first for _ in range(5))
+    assert all(t in [c["text"] for c in r["response_comments"]] for t, r in zip(first, rows))
+
+
+def test_collator_builds_model_inputs_and_ablations(processor):
+    rows = toy_rows(2)
+    batch = DataCollatorForCommentGeneration(processor)(rows)
+    assert batch["video_features"].shape == (2, 20, 8) and batch["video_mask"].all()
+    assert "pizza" in processor.decode(batch["transcript_input_ids"][0])
+    ablated = DataCollatorForCommentGeneration(processor, drop_modalities=("video", "chat"))(rows)
+    assert ablated["video_mask"].sum() == 0 and ablated["chat_attention_mask"].sum() == 0
+    assert ablated["transcript_attention_mask"].sum() > 0
+
+
+def test_empty_response_window_is_a_clear_error(processor):
+    rows = toy_rows(1)
+    rows[0]["response_comments"] = []
+    with pytest.raises(ValueError, match="no response comment"):
+        DataCollatorForCommentGeneration(processor)(rows)
+
+
+def test_mlm_collator_masks_only_real_tokens(processor):
+    rows = toy_rows(8)
+    batch = DataCollatorForLiveChatPretraining(processor, mlm_probability=0.3, seed=0)(rows)
+    for name in ("transcript", "chat"):
+        labels, ids, mask = batch[f"{name}_labels"], batch[f"{name}_input_ids"], batch[f"{name}_attention_mask"]
+        chosen = labels != -100
+        assert chosen.any() and not (chosen & (mask == 0)).any()
+        assert (ids[chosen] == processor.tokenizer.mask_token_id).float().mean() > 0.5
+        assert not torch.isin(labels[chosen], torch.tensor(processor.tokenizer.all_special_ids)).any()

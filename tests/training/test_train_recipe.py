@@ -1,0 +1,131 @@
+"""The training recipe as users run it: the example script, resume after a kill, and 2-process DDP on CPU."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from clip_dataset_fixtures import write_clip_dataset
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoProcessor
+
+from hf_livechat import LiveChatForCommentGeneration
+
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--config", "tiny", "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", "--dataloader_num_workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_clip_dataset(tmp_path_factory.mktemp("clips"), {"train": 24, "validation": 8})
+
+
+def run_example(args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(REPO / "examples" / "train_livechat.py"), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_example_trains_and_saves_a_loadable_model(dataset, tmp_path):
+    out = tmp_path / "model"
+    proc = run_example(["--dataset_dir", str(dataset), "--output_dir", str(out), "--max_steps", "40", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3", "--logging_steps", "5", "--eval_strategy", "steps", "--eval_steps", "20", "--save_strategy", "no", *TINY])
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log[-3000:]
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"] if (out / "trainer_state.json").exists() else None
+    losses = [float(line.split("'loss': '")[1].split("'")[0]) for line in log.splitlines() if "'loss': '" in line]
+    assert len(losses) >= 4 and losses[-1] < 0.7 * losses[0], losses
+    assert history is None or history
+    model = AutoModel.from_pretrained(out)
+    processor = AutoProcessor.from_pretrained(out)
+    assert isinstance(model, LiveChatForCommentGeneration) and model.config.video_feature_dim == 8
+    inputs = processor(video_features=torch.zeros(20, 8), transcript="let us talk about jazz now", chat=["hello jazz"])
+    assert processor.batch_decode(model.generate(**inputs, max_new_tokens=6))[0]
+
+
+def test_killed_training_resumes_to_the_same_weights(dataset, tmp_path):
+    common = ["--dataset_dir", str(dataset), "--max_steps", "14", "--per_device_train_batch_size", "4", "--save_steps", "4", "--save_strategy", "steps", "--eval_strategy", "no", "--logging_steps", "3", "--learning_rate", "1e-3", *TINY]
+    reference = run_example([*common, "--output_dir", str(tmp_path / "reference")])
+    log, _ = reference.communicate(timeout=600)
+    assert reference.returncode == 0, log[-3000:]
+
+    out = tmp_path / "resumed"
+    first = run_example([*common, "--output_dir", str(out)], start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "checkpoint-4" / "trainer_state.json").exists():
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate()
+    assert not (out / "model.safetensors").exists(), "the run finished before it could be killed"
+
+    second = run_example([*common, "--output_dir", str(out)])
+    log, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, log[-3000:]
+    assert (out / "checkpoint-12").is_dir()  # continued past the kill
+    expected, resumed = load_file(tmp_path / "reference" / "model.safetensors"), load_file(out / "model.safetensors")
+    for name, tensor in expected.items():
+        torch.testing.assert_close(resumed[name], tensor, msg=name)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_sees_different_data_and_ends_with_equal_weights(dataset, tmp_path):
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        textwrap.dedent(
+            """
+            import hashlib, json, os, sys
+            import torch
+            from transformers import Seq2SeqTrainer
+            from hf_livechat.training import collators, train
+
+            rank = int(os.environ["RANK"])
+            seen = []
+            original = collators.DataCollatorForCommentGeneration.__call__
+            def recording_call(self, rows):
+                if self.random_target:
+                    seen.extend(r["clip_id"] for r in rows)
+                return original(self, rows)
+            collators.DataCollatorForCommentGeneration.__call__ = recording_call
+
+            weights = {}
+            original_train = Seq2SeqTrainer.train
+            def train_and_hash(self, *args, **kwargs):
+                result = original_train(self, *args, **kwargs)
+                model = self.accelerator.unwrap_model(self.model)
+                digest = hashlib.sha256()
+                for name, tensor in sorted(model.state_dict().items()):
+                    digest.update(tensor.detach().float().numpy().tobytes())
+                weights["sha"] = digest.hexdigest()
+                return result
+            Seq2SeqTrainer.train = train_and_hash
+
+            from transformers import Seq2SeqTrainingArguments
+            recipe = train.LiveChatRecipeArguments(dataset_dir=sys.argv[1], config="tiny", eval_split=None)
+            args = Seq2SeqTrainingArguments(output_dir=sys.argv[2], max_steps=4, per_device_train_batch_size=3, use_cpu=True,
+                                            report_to="none", save_strategy="no", disable_tqdm=True, seed=0, ddp_backend="gloo")
+            train.train_livechat(recipe, args)
+            import torch.distributed as dist
+            world = dist.get_world_size() if dist.is_initialized() else 1
+            with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as f:
+                json.dump({"seen": seen, "sha": weights["sha"], "world": world}, f)
+            """
+        )
+    )
+    out = tmp_path / "ddp"
+    out.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", str(driver), str(dataset), str(out)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world"] == 2 for r in ranks)
+    assert ranks[0]["seen"] and ranks[1]["seen"]
+    assert not set(ranks[0]["seen"][:3]) & set(ranks[1]["seen"][:3]), "both processes got the same first batch"
+    assert ranks[0]["sha"] == ranks[1]["sha"], "weights differ between processes after training"
