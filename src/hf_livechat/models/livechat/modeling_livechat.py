@@ -318,13 +318,17 @@ class LiveChatDecoderLayer(GradientCheckpointingLayer):
         hidden_states = residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
 
         key_values = self._cross_key_values(memories, past_key_values)
+        batch_size, length, d_model = hidden_states.shape
+        memory_batch_size = video_hidden_states.shape[0]
         for modality in self.cross_attention_order:
             residual = hidden_states
+            # When several decoder rows share one memory row (the candidates of one clip in `score_candidates`),
+            # their positions are folded into one longer query: each clip's keys/values are projected and read
+            # once, never copied per candidate. Cross-attention has no causal mask, so the result is the same.
+            queries = self.cross_attn_layer_norm[modality](hidden_states).reshape(memory_batch_size, -1, d_model)
             hidden_states = self.cross_attn[modality](
-                self.cross_attn_layer_norm[modality](hidden_states),
-                attention_mask=masks[modality],
-                key_value=key_values[modality],
-            )
+                queries, attention_mask=masks[modality], key_value=key_values[modality]
+            ).reshape(batch_size, length, d_model)
             hidden_states = residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
 
         residual = hidden_states
@@ -556,9 +560,19 @@ class LiveChatDecoder(LiveChatPreTrainedModel):
         )
         memories = {}
         for modality, (memory, mask) in encoder_outputs.memories().items():
+            if inputs_embeds.shape[0] % memory.shape[0]:
+                raise ValueError(
+                    f"The decoder batch ({inputs_embeds.shape[0]}) must be a multiple of the {modality} memory batch "
+                    f"({memory.shape[0]})."
+                )
             memories[modality] = memory.to(hidden_states.dtype)
+            # Built for a single query position: a cross-attention mask does not depend on the query, and the
+            # (batch, 1, 1, memory) shape broadcasts over any number of decoder positions.
             memories[f"{modality}_mask"] = create_bidirectional_mask(
-                config=self.config, inputs_embeds=inputs_embeds, attention_mask=mask, encoder_hidden_states=memory
+                config=self.config,
+                inputs_embeds=inputs_embeds.new_empty(memory.shape[0], 1, inputs_embeds.shape[-1]),
+                attention_mask=mask,
+                encoder_hidden_states=memory,
             )
         for layer in self.layers:
             hidden_states = layer(
@@ -797,15 +811,23 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         batch_size, num_candidates, length = candidate_ids.shape
         if candidate_attention_mask is None:
             candidate_attention_mask = candidate_ids.ne(self.config.pad_token_id).long()
-        encoder_outputs = self.get_encoder()(**model_inputs)
-        expanded = LiveChatEncoderOutput(
-            **{key: value.repeat_interleave(num_candidates, dim=0) for key, value in encoder_outputs.items()}
-        )
         labels = candidate_ids.reshape(-1, length).masked_fill(candidate_attention_mask.reshape(-1, length) == 0, -100)
-        logits = self(encoder_outputs=expanded, labels=labels, use_cache=False).logits
-        token_logprobs = -F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
-        token_counts = labels.ne(-100).sum(-1).clamp(min=1)
-        scores = token_logprobs.sum(-1) / (token_counts if length_normalize else 1)
+        decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+        # The encoders run once per clip; the decoder folds each clip's candidates onto its memories (see
+        # `LiveChatDecoderLayer`), so nothing is expanded per candidate.
+        encoder_outputs = self.get_encoder()(**model_inputs)
+        hidden_states = self.model.decoder(
+            input_ids=decoder_input_ids, encoder_outputs=encoder_outputs, use_cache=False
+        ).last_hidden_state
+        # The vocabulary projection is the costliest step: run it on target tokens only, not on padding.
+        is_target = labels.ne(-100)
+        token_logprobs = -F.cross_entropy(
+            self.lm_head(hidden_states[is_target]).float(), labels[is_target], reduction="none"
+        )
+        candidate_index = is_target.nonzero()[:, 0]
+        scores = token_logprobs.new_zeros(batch_size * num_candidates).index_add_(0, candidate_index, token_logprobs)
+        if length_normalize:
+            scores = scores / is_target.sum(-1).clamp(min=1)
         return scores.view(batch_size, num_candidates)
 
 
