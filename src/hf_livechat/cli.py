@@ -16,15 +16,15 @@ def _make_stream(args):
 
 
 def _build_dataset(args):
+    from .data.builders.common import clear_out_dir, launched_processes
     from .data.builders.livechat import BuildOptions, build_livechat_dataset
     from .data.chat import ChatFilters
     from .data.clips import ClipConfig
 
     feature_model = args.feature_model
-    if args.overwrite and Path(args.out).exists():
-        import shutil
-
-        shutil.rmtree(args.out)
+    processes = launched_processes()  # `accelerate launch hf-livechat build-dataset ...` shares the VODs out
+    if args.overwrite:
+        clear_out_dir(args.out, processes)
     options = BuildOptions(
         clips=ClipConfig(selection=args.selection, input_span=args.input_span),
         filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
@@ -37,7 +37,9 @@ def _build_dataset(args):
         asr_model=args.asr_model,
         asr_engine=args.asr_engine,
     )
-    summary = build_livechat_dataset(args.manifest, args.out, options, on_error=args.on_error)
+    summary = build_livechat_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
+    if processes is not None and processes.process_index != 0:
+        return
     print(summary.format())
     print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
 

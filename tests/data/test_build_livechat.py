@@ -202,3 +202,97 @@ def test_the_feature_model_travels_from_the_card_to_the_model_config(vod_folder,
     build_livechat_dataset(vod_folder / "manifest.jsonl", tmp_path / "d", options, frame_encoder=mean_colour_encoder, progress=False)
     config = build_config(LiveChatRecipeArguments(dataset_dir=str(tmp_path / "d"), config="tiny"), LiveChatProcessor(default_tokenizer()), 3)
     assert (config.feature_model, config.frame_size, config.video_feature_dim) == ("efficientnet-lite0", 96, 3)
+
+
+class ThreadProcesses:
+    """What `accelerate.PartialState` offers a multi-process build, for processes played by threads."""
+
+    def __init__(self, process_index: int, barrier):
+        self.process_index, self.num_processes, self.barrier = process_index, barrier.parties, barrier
+
+    def wait_for_everyone(self):
+        self.barrier.wait(timeout=60)
+
+
+def _sorted_rows(folder):
+    dataset = load_dataset(str(folder))
+    return {split: sorted(dataset[split].to_list(), key=lambda r: r["clip_id"]) for split in dataset}
+
+
+def test_processes_share_the_vods_and_build_the_same_dataset(vod_folder, tmp_path):
+    import threading
+
+    reference = tmp_path / "reference"
+    build_livechat_dataset(vod_folder / "manifest.jsonl", reference, ALL_CLIPS, frame_encoder=mean_colour_encoder, progress=False)
+
+    out, barrier, summaries, built = tmp_path / "shared", threading.Barrier(2), {}, {}
+
+    def run(rank):
+        def encoder(frames):  # records which process encoded which frames
+            built.setdefault(rank, 0)
+            built[rank] += len(frames)
+            return mean_colour_encoder(frames)
+
+        summaries[rank] = build_livechat_dataset(
+            vod_folder / "manifest.jsonl", out, ALL_CLIPS, frame_encoder=encoder, progress=False,
+            processes=ThreadProcesses(rank, barrier),
+        )
+
+    threads = [threading.Thread(target=run, args=(rank,)) for rank in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(built) == {0, 1}  # both processes did work
+    assert summaries[0].vods_done == summaries[1].vods_done == 3
+    assert summaries[0].examples == summaries[1].examples
+    assert not list(out.glob("build_state.part-*.json"))  # merged into build_state.json
+    assert set(json.loads((out / "build_state.json").read_text())["vods"]) == {"vod0", "vod1", "vod2"}
+    assert _sorted_rows(out) == _sorted_rows(reference)
+
+
+def test_a_multi_process_build_cut_short_resumes_with_one_process(vod_folder, tmp_path):
+    import threading
+
+    out = tmp_path / "out"
+    # Process 0 of 2 finishes its VODs (vod0, vod2); process 1 never ran.
+    lone = ThreadProcesses(0, threading.Barrier(2))
+    lone.wait_for_everyone = lambda: None
+    build_livechat_dataset(vod_folder / "manifest.jsonl", out, ALL_CLIPS, frame_encoder=mean_colour_encoder, progress=False, processes=lone)
+    assert sorted(p.stem for p in (out / "data").rglob("*.parquet")) == ["vod0", "vod2"]
+
+    encoded = []
+    summary = build_livechat_dataset(
+        vod_folder / "manifest.jsonl", out, ALL_CLIPS, progress=False,
+        frame_encoder=lambda frames: encoded.append(len(frames)) or mean_colour_encoder(frames),
+    )
+    assert summary.vods_done == 3
+    assert sum(encoded) > 0 and not list(out.glob("build_state.part-*.json"))
+    reference = tmp_path / "reference"
+    build_livechat_dataset(vod_folder / "manifest.jsonl", reference, ALL_CLIPS, frame_encoder=mean_colour_encoder, progress=False)
+    assert _sorted_rows(out) == _sorted_rows(reference)
+
+
+@pytest.mark.slow  # two processes import torch and load the backbone: ~40 s on 2 shared cores
+def test_accelerate_launch_builds_with_two_processes(vod_folder, tmp_path):
+    import subprocess
+    import sys
+
+    def build(out, *launcher):
+        command = [*launcher, "-m", "hf_livechat.cli", "build-dataset", str(vod_folder / "manifest.jsonl"), "--out", str(out),
+                   "--feature-model", "efficientnet-lite0", "--frame-size", "64", "--selection", "all"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        return result.stdout
+
+    launched = build(tmp_path / "two", sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+                     "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531")
+    assert launched.count("built 3 VODs") == 1, launched  # one summary, from the main process
+    build(tmp_path / "one", sys.executable)
+    two, one = _sorted_rows(tmp_path / "two"), _sorted_rows(tmp_path / "one")
+    assert two.keys() == one.keys()
+    for split in one:
+        assert [r["clip_id"] for r in two[split]] == [r["clip_id"] for r in one[split]]
+        for a, b in zip(two[split], one[split]):
+            np.testing.assert_allclose(np.asarray(a["video_features"]), np.asarray(b["video_features"]), atol=1e-4)

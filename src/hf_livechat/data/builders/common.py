@@ -4,7 +4,8 @@ atomic shard writing, frame decoding in sequential runs, and the per-VOD build l
 A builder subclasses `VodShardBuilder` and says how one VOD becomes rows (`build_vod`), what a row's schema is
 (`row_features`) and how the card reads (`write_card`); the loop writes one shard per VOD atomically (temporary
 file, then rename), records it in `build_state.json`, skips VODs already written on a restart, and skips and reports
-a VOD that cannot be read. No torch here (frame encoders are loaded lazily).
+a VOD that cannot be read. Several processes (`accelerate launch`) share the VODs out between them. No torch here
+(frame encoders are loaded lazily).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +30,8 @@ from .manifest import VodSource, safe_id
 
 
 STATE_FILE = "build_state.json"
+# Each process of a multi-process build records its own VODs here; the main process merges them into STATE_FILE.
+STATE_PART_GLOB = "build_state.part-*.json"
 FrameEncoder = Callable[[np.ndarray], np.ndarray]
 
 
@@ -173,6 +177,24 @@ class BuildSummary:
         return "\n".join(lines)
 
 
+def launched_processes():
+    """`accelerate.PartialState()` when this program runs as one of several processes (`accelerate launch`,
+    `torchrun`), else None (a plain single-process run never imports accelerate)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def clear_out_dir(out_dir: str | os.PathLike, processes=None) -> None:
+    """`--overwrite`: the main process deletes the output folder; the others wait until it is gone."""
+    if processes is None or processes.process_index == 0:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    if processes is not None and processes.num_processes > 1:
+        processes.wait_for_everyone()
+
+
 class VodShardBuilder:
     """The resumable build loop over VODs; subclasses define `build_vod`, `row_features` and `write_card`.
 
@@ -189,6 +211,7 @@ class VodShardBuilder:
         self.options = options
         self._frame_encoder = frame_encoder
         self._feature_dim: int | None = None
+        self._device = None  # where a lazily loaded frame encoder runs (a multi-process build gives each its own)
 
     # -- what a subclass defines ---------------------------------------------------------------------------------
     def build_vod(self, source: VodSource, split: str, summary: BuildSummary) -> list[dict]:
@@ -210,7 +233,9 @@ class VodShardBuilder:
             from ..features import FrameFeatureExtractor
 
             size = (self.options.frame_size, self.options.frame_size)
-            self._frame_encoder = FrameFeatureExtractor(resolve_feature_model(self.options.feature_model), input_size=size)
+            self._frame_encoder = FrameFeatureExtractor(
+                resolve_feature_model(self.options.feature_model), device=self._device, input_size=size
+            )
         return self._frame_encoder
 
     def card_feature_dim(self, state: dict) -> int | None:
@@ -219,70 +244,113 @@ class VodShardBuilder:
         return next(iter(dims), None)
 
     def _load_state(self) -> dict:
-        path = self.out_dir / STATE_FILE
+        """The build state: `build_state.json` merged with the per-process parts a multi-process run leaves behind
+        (a VOD recorded as done in any of them counts as done)."""
         fingerprint = options_fingerprint(self.options)
-        if not path.is_file():
-            return {"fingerprint": fingerprint, "vods": {}}
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"{self.out_dir} holds a build made with other options (fingerprint {state.get('fingerprint')} != "
-                f"{fingerprint}); use a new --out folder or --overwrite"
-            )
+        state = {"fingerprint": fingerprint, "vods": {}}
+        paths = [self.out_dir / STATE_FILE, *sorted(self.out_dir.glob(STATE_PART_GLOB))]
+        for path in (p for p in paths if p.is_file()):
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"{self.out_dir} holds a build made with other options (fingerprint {stored.get('fingerprint')} != "
+                    f"{fingerprint}); use a new --out folder or --overwrite"
+                )
+            for vod_id, record in stored["vods"].items():
+                if record["status"] == "done" or vod_id not in state["vods"]:
+                    state["vods"][vod_id] = record
         return state
 
-    def _save_state(self, state: dict) -> None:
-        atomic_write_text(self.out_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
+    def _save_state(self, state: dict, name: str = STATE_FILE) -> None:
+        atomic_write_text(self.out_dir / name, json.dumps(state, indent=1, sort_keys=True))
 
     def _write_shard(self, rows: list[dict], split: str, vod_id: str) -> Path:
         dim = self._feature_dim if "video_features" in rows[0] else None
         return write_parquet_shard(rows, self.row_features(dim), self.out_dir / "data" / split / f"{safe_id(vod_id)}.parquet")
 
-    def build(self, sources: Sequence[VodSource], on_error: str = "skip", progress: bool = True) -> BuildSummary:
+    def build(
+        self, sources: Sequence[VodSource], on_error: str = "skip", progress: bool = True, processes=None
+    ) -> BuildSummary:
+        """Builds every VOD of `sources` not already built, then writes the card.
+
+        Args:
+            sources: the VODs.
+            on_error: `"skip"` a VOD that cannot be read (recorded with its reason) or `"raise"`.
+            progress: show a progress bar (on the main process).
+            processes: build as one of several processes, e.g. `accelerate.PartialState()` under `accelerate launch`
+                (anything with `process_index`, `num_processes`, `wait_for_everyone()` and optionally `device`).
+                Process k builds VODs k, k + n, ... with its own frame encoder on its own device, and records them
+                in its own state file; the main process then merges the records and writes the card. Every process
+                returns the summary of the whole build.
+        """
         if on_error not in ("skip", "raise"):
             raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+        rank, world = (processes.process_index, processes.num_processes) if processes is not None else (0, 1)
+        if processes is not None and self._device is None:
+            self._device = getattr(processes, "device", None)
         start_time = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         state = self._load_state()
+        if world > 1:
+            processes.wait_for_everyone()  # nobody rewrites a state file before everyone has read them
         splits = assign_splits(
             [{"vod_id": s.vod_id, "streamer": s.streamer or s.vod_id, "split": s.split} for s in sources],
             by=self.options.split_by,
             ratios=self.options.split_ratios,
             seed=self.options.seed,
         )
-        summary = BuildSummary(unit=self.unit)
-        for source in tqdm(sources, desc="VODs", unit="vod", disable=not progress):
-            split = splits[source.vod_id]
+        # A single process keeps the whole state in STATE_FILE; process k of n keeps the records of its own VODs.
+        own = state if world == 1 else {"fingerprint": state["fingerprint"], "vods": {}}
+        own_file = STATE_FILE if world == 1 else STATE_PART_GLOB.replace("*", f"{rank}-of-{world}")
+        for source in tqdm(sources[rank::world], desc="VODs", unit="vod", disable=not progress or rank != 0):
             record = state["vods"].get(source.vod_id)
-            if record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file()):
-                self._add_record(summary, source.vod_id, record)
-                continue
-            vod_summary = BuildSummary(unit=self.unit)
-            try:
-                rows = self.build_vod(source, split, vod_summary)
-            except self.recoverable_errors as error:
-                if on_error == "raise":
-                    raise
-                record = {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
-            else:
-                shard = self._write_shard(rows, split, source.vod_id) if rows else None
-                record = {
-                    "status": "done",
-                    "split": split,
-                    "shard": str(shard.relative_to(self.out_dir)) if shard else None,
-                    self.unit: len(rows),
-                    "hours": vod_summary.hours,
-                    "comments": vod_summary.comments,
-                    "chat": {"read": vod_summary.chat.read, "kept": vod_summary.chat.kept, "dropped": dict(vod_summary.chat.dropped), "skipped": vod_summary.chat.skipped},
-                    "notes": dict(vod_summary.notes),
-                    "feature_dim": self._feature_dim if rows and "video_features" in rows[0] else None,
-                }
-            state["vods"][source.vod_id] = record
-            self._save_state(state)
+            if not (record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file())):
+                record = self._build_record(source, splits[source.vod_id], on_error)
+            own["vods"][source.vod_id] = state["vods"][source.vod_id] = record
+            self._save_state(own, own_file)
+        if world > 1:
+            processes.wait_for_everyone()
+            if rank == 0:
+                state = self._load_state()
+                self._save_state(state)
+                for part in self.out_dir.glob(STATE_PART_GLOB):
+                    part.unlink()
+        if rank == 0:
+            self.write_card(state)
+        if world > 1:
+            processes.wait_for_everyone()
+            state = self._load_state()
+        summary = BuildSummary(unit=self.unit)
+        for source in sources:
+            record = state["vods"].get(source.vod_id) or {
+                "status": "missing",
+                "reason": "not built: a process of this build stopped early; run the build again to finish it",
+            }
             self._add_record(summary, source.vod_id, record)
         summary.seconds = time.perf_counter() - start_time
-        self.write_card(state)
         return summary
+
+    def _build_record(self, source: VodSource, split: str, on_error: str) -> dict:
+        """Builds one VOD's shard; returns its state record (`status` "done" or "failed" with the reason)."""
+        vod_summary = BuildSummary(unit=self.unit)
+        try:
+            rows = self.build_vod(source, split, vod_summary)
+        except self.recoverable_errors as error:
+            if on_error == "raise":
+                raise
+            return {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
+        shard = self._write_shard(rows, split, source.vod_id) if rows else None
+        return {
+            "status": "done",
+            "split": split,
+            "shard": str(shard.relative_to(self.out_dir)) if shard else None,
+            self.unit: len(rows),
+            "hours": vod_summary.hours,
+            "comments": vod_summary.comments,
+            "chat": {"read": vod_summary.chat.read, "kept": vod_summary.chat.kept, "dropped": dict(vod_summary.chat.dropped), "skipped": vod_summary.chat.skipped},
+            "notes": dict(vod_summary.notes),
+            "feature_dim": self._feature_dim if rows and "video_features" in rows[0] else None,
+        }
 
     def _add_record(self, summary: BuildSummary, vod_id: str, record: dict) -> None:
         if record["status"] != "done":

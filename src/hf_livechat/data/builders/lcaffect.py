@@ -19,7 +19,16 @@ import numpy as np
 
 from ..chat import ChatFilters, ChatMessage, ChatStats, read_chat
 from ..media import MediaError, probe_media
-from .common import BuildSummary, FrameEncoder, VodShardBuilder, comment_feature, comment_rows, encode_run_frames
+from .common import (
+    BuildSummary,
+    FrameEncoder,
+    VodShardBuilder,
+    clear_out_dir,
+    comment_feature,
+    comment_rows,
+    encode_run_frames,
+    launched_processes,
+)
 from .manifest import VodSource, read_manifest
 
 
@@ -334,6 +343,7 @@ def build_lcaffect_dataset(
     on_error: str = "skip",
     frame_encoder: FrameEncoder | None = None,
     progress: bool = True,
+    processes=None,
 ) -> BuildSummary:
     """Builds a segment dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build.
 
@@ -344,19 +354,23 @@ def build_lcaffect_dataset(
         on_error: `"skip"` a VOD that cannot be read (reported in the summary) or `"raise"`.
         frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D); defaults to
             `FrameFeatureExtractor(options.feature_model)`.
+        progress: show a progress bar.
+        processes: run as one of several processes sharing the VODs (`accelerate.PartialState()`; see
+            `VodShardBuilder.build`).
     """
     sources = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
-    return LCAffectDatasetBuilder(out_dir, options, frame_encoder).build(sources, on_error=on_error, progress=progress)
+    return LCAffectDatasetBuilder(out_dir, options, frame_encoder).build(
+        sources, on_error=on_error, progress=progress, processes=processes
+    )
 
 
 # -- command line ----------------------------------------------------------------------------------------------------
 
 
 def _run_cli(args: argparse.Namespace) -> None:
-    if args.overwrite and os.path.exists(args.out):
-        import shutil
-
-        shutil.rmtree(args.out)
+    processes = launched_processes()
+    if args.overwrite:
+        clear_out_dir(args.out, processes)
     options = LCAffectBuildOptions(
         segments=SegmentConfig(
             segment_length=args.segment_length,
@@ -371,7 +385,9 @@ def _run_cli(args: argparse.Namespace) -> None:
         seed=args.seed,
         bad_records=args.bad_records,
     )
-    summary = build_lcaffect_dataset(args.manifest, args.out, options, on_error=args.on_error)
+    summary = build_lcaffect_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
+    if processes is not None and processes.process_index != 0:
+        return
     print(summary.format())
     print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
 

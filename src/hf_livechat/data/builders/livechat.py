@@ -200,6 +200,7 @@ def build_livechat_dataset(
     on_error: str = "skip",
     frame_encoder: FrameEncoder | None = None,
     progress: bool = True,
+    processes=None,
 ) -> BuildSummary:
     """Builds a LiveChat dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build.
 
@@ -210,6 +211,11 @@ def build_livechat_dataset(
         on_error: `"skip"` a VOD that cannot be read (reported in the summary) or `"raise"`.
         frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D); defaults to
             `FrameFeatureExtractor(options.feature_model)`.
+        progress: show a progress bar.
+        processes: run as one of several processes sharing the VODs (`accelerate.PartialState()`; see
+            `VodShardBuilder.build`).
     """
     sources = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
-    return LiveChatDatasetBuilder(out_dir, options, frame_encoder).build(sources, on_error=on_error, progress=progress)
+    return LiveChatDatasetBuilder(out_dir, options, frame_encoder).build(
+        sources, on_error=on_error, progress=progress, processes=processes
+    )
