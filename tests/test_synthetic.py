@@ -60,7 +60,8 @@ def world():
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    stream = generate_world(1, 65, seed=5)[0]
+    # the first seed from 5 whose short stream shows a screen event (one cue per episode: not every stream has one)
+    stream = next(s for seed in range(5, 100) for s in generate_world(1, 65, seed=seed) if s.screen)
     out = tmp_path_factory.mktemp("stream")
     return stream, write_stream(stream, out, SMALL)
 

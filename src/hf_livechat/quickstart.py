@@ -22,8 +22,9 @@ from pathlib import Path
 @dataclass
 class QuickstartOptions:
     out_dir: str = "livechat-quickstart"
-    num_streams: int = 80
-    stream_seconds: float = 240.0
+    # 16 episodes a stream: the same-video distractors of a clip are mostly answers to other cues of its own modality
+    num_streams: int = 40
+    stream_seconds: float = 480.0
     seed: int = 0
     frame_size: int = 112
     config: str = "small"

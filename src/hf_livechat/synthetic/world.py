@@ -3,7 +3,7 @@
 Every stream is cut into aligned episodes of ``episode_seconds`` (30 s, starting at 0 like the clip grid of
 ``hf_livechat.data.clips``): a context window of ``context_seconds`` (20 s) followed by a response window (10 s). In
 each episode every modality independently carries a *cue* with probability ``WorldConfig.cue_rate`` (at least one
-does):
+does, at most ``WorldConfig.max_cues``: one by default):
 
 - ``video``: the screen shows an event (``boss``, ``goal``, ``crash``, ...) for 5 to 11 whole seconds of the
   context window. Speech and chat may notice *that* something happens ("no way", "omg look") but never name it.
@@ -180,9 +180,16 @@ class WorldConfig:
         episode_seconds: length of one episode; episodes start at 0, episode_seconds, 2 * episode_seconds, ...
         context_seconds: the context window at the start of each episode; the rest is the response window.
         cue_rate: probability that a modality carries a cue in an episode (at least one always does).
+        max_cues: at most this many modalities carry a cue in one episode (a random subset of those drawn). With 1,
+            each episode's targets answer one modality and every modality drives about a third of them. With more,
+            the `livechat` protocol's ground truth (the response most TF-IDF-similar to the context) is seldom a
+            video reaction, since topic and chat replies share their marker word with the context and reactions do
+            not: video then decides few evaluation queries.
         responses_per_cue: inclusive range of how many response comments each cue gets.
         filler_rate: background messages per second in the context windows.
         response_filler_rate: background messages per second in the response windows (unpredictable targets).
+        response_emote_rate: probability that a response comment ends with a decorative emote. An emote is
+            unpredictable, and its word pieces lower a target's length-normalised likelihood whatever the inputs.
         bot_rate: probability that an episode has a bot command (with a URL reply) in its context window.
         viewers: how many distinct viewers a stream has.
     """
@@ -190,9 +197,11 @@ class WorldConfig:
     episode_seconds: float = 30.0
     context_seconds: float = 20.0
     cue_rate: float = 0.5
+    max_cues: int = 1
     responses_per_cue: tuple[int, int] = (2, 3)
     filler_rate: float = 0.35
     response_filler_rate: float = 0.0
+    response_emote_rate: float = 0.15
     bot_rate: float = 0.25
     viewers: int = 40
 
@@ -208,6 +217,10 @@ class WorldConfig:
             raise ValueError(f"a stream needs at least 5 viewers, got {self.viewers}")
         if not 0 < self.cue_rate <= 1:
             raise ValueError(f"cue_rate must be in (0, 1], got {self.cue_rate}")
+        if self.max_cues not in (1, 2, 3):
+            raise ValueError(f"max_cues must be 1, 2 or 3, got {self.max_cues}")
+        if not 0 <= self.response_emote_rate <= 1:
+            raise ValueError(f"response_emote_rate must be in [0, 1], got {self.response_emote_rate}")
         low, high = self.responses_per_cue
         if not 1 <= low <= high:
             raise ValueError(f"responses_per_cue must be 1 <= low <= high, got {self.responses_per_cue}")
@@ -484,6 +497,9 @@ class _StreamBuilder:
         active = [modality for modality in MODALITIES if self.rng.random() < self.config.cue_rate]
         if not active:
             active = [self.pick(MODALITIES)]
+        if len(active) > self.config.max_cues:
+            keep = self.rng.choice(len(active), size=self.config.max_cues, replace=False)
+            active = [active[i] for i in sorted(keep)]
         cues = []
         if "video" in active:
             cues.append(self.video_cue(index, start, context_end))
@@ -561,12 +577,13 @@ class _StreamBuilder:
         authors: list[str] = []
         for _ in range(int(self.rng.integers(low, high + 1))):
             time = self.uniform(context_end + 0.3, end - 0.3)
+            emote_rate = self.config.response_emote_rate
             if cue.modality == "video":
-                text = self.decorate(self.pick(EVENT_REACTIONS[cue.key]))
+                text = self.decorate(self.pick(EVENT_REACTIONS[cue.key]), emote_rate)
             elif cue.modality == "transcript":
-                text = self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key))
+                text = self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key), emote_rate)
             elif cue.key in QUESTIONS:
-                text = self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), 0.2)
+                text = self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), emote_rate / 2)
             else:
                 text = self.pick(COPYPASTA_FORMS).format(word=cue.key)
             authors.append(self.post(time, text, origin, self.viewer(authors)))

@@ -182,9 +182,11 @@ def launched_processes():
     `torchrun`), else None (a plain single-process run never imports accelerate)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    # Without `cpu=True` accelerate treats CPU-only processes as independent single-process runs.
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def clear_out_dir(out_dir: str | os.PathLike, processes=None) -> None:
@@ -306,6 +308,7 @@ class VodShardBuilder:
             record = state["vods"].get(source.vod_id)
             if not (record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file())):
                 record = self._build_record(source, splits[source.vod_id], on_error)
+                record["built_by"] = f"process {rank} of {world}"
             own["vods"][source.vod_id] = state["vods"][source.vod_id] = record
             self._save_state(own, own_file)
         if world > 1:
