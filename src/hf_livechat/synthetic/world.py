@@ -186,7 +186,10 @@ class WorldConfig:
             video reaction, since topic and chat replies share their marker word with the context and reactions do
             not: video then decides few evaluation queries.
         responses_per_cue: inclusive range of how many response comments each cue gets.
-        filler_rate: background messages per second in the context windows.
+        filler_rate: background messages per second in the context windows. The `livechat` protocol's distractors
+            are the comments of the same video most TF-IDF-similar to a clip's context, and a clip's own filler
+            matches its context best: with much filler, most distractors are filler that no target resembles and
+            even a model without the cue's modality ranks the answer first.
         response_filler_rate: background messages per second in the response windows (unpredictable targets).
         response_emote_rate: probability that a response comment ends with a decorative emote. An emote is
             unpredictable, and its word pieces lower a target's length-normalised likelihood whatever the inputs.
@@ -199,7 +202,7 @@ class WorldConfig:
     cue_rate: float = 0.5
     max_cues: int = 1
     responses_per_cue: tuple[int, int] = (2, 3)
-    filler_rate: float = 0.35
+    filler_rate: float = 0.03
     response_filler_rate: float = 0.0
     response_emote_rate: float = 0.15
     bot_rate: float = 0.25
@@ -577,16 +580,17 @@ class _StreamBuilder:
         authors: list[str] = []
         for _ in range(int(self.rng.integers(low, high + 1))):
             time = self.uniform(context_end + 0.3, end - 0.3)
-            emote_rate = self.config.response_emote_rate
-            if cue.modality == "video":
-                text = self.decorate(self.pick(EVENT_REACTIONS[cue.key]), emote_rate)
-            elif cue.modality == "transcript":
-                text = self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key), emote_rate)
-            elif cue.key in QUESTIONS:
-                text = self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), emote_rate / 2)
-            else:
-                text = self.pick(COPYPASTA_FORMS).format(word=cue.key)
-            authors.append(self.post(time, text, origin, self.viewer(authors)))
+            authors.append(self.post(time, self.reply_text(cue), origin, self.viewer(authors)))
+
+    def reply_text(self, cue: Cue) -> str:
+        emote_rate = self.config.response_emote_rate
+        if cue.modality == "video":
+            return self.decorate(self.pick(EVENT_REACTIONS[cue.key]), emote_rate)
+        if cue.modality == "transcript":
+            return self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key), emote_rate)
+        if cue.key in QUESTIONS:
+            return self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), emote_rate / 2)
+        return self.pick(COPYPASTA_FORMS).format(word=cue.key)
 
     def background(self, index: int | None, start: float, end: float) -> None:
         self.filler(index, start, end, self.config.filler_rate)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -170,6 +171,8 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         raise ValueError(f"the dataset has {feature_dim}-d frame features but the model expects {model.config.video_feature_dim}")
 
     args.remove_unused_columns = False
+    if args.dataloader_pin_memory and not torch.cuda.is_available():
+        args.dataloader_pin_memory = False  # pinning needs an accelerator; without one torch only warns
     if args.ddp_find_unused_parameters is None:
         args.ddp_find_unused_parameters = False  # every parameter takes part, even for an absent modality
     collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=args.seed)

@@ -1,0 +1,131 @@
+"""Training throughput of the LiveChat recipe as users run it: dataset rows -> random-target collator -> Trainer.
+
+    python bench/bench_train.py [--dataset livechat-quickstart/dataset] [--config reference|small|tiny]
+                                [--batch-size 32] [--steps 20] [--bf16] [--peak-tflops 989]
+
+Unlike `bench_model.py` (one fixed batch, the bare model), this counts everything a training step costs in the
+recipe: tokenising the context and the randomly drawn target in the collator, the DataLoader, the Trainer's
+optimizer step. It reads a dataset built by `hf-livechat build-dataset` (the quickstart's by default) or, without
+one, generates clips of the paper's shapes (20 frames, a 100-token transcript, 15 context comments). Samples/s are
+timed after `--warmup` steps; on a GPU it also prints the model FLOPs utilisation (FLOPs of one training step
+counted with torch.utils.flop_counter, against the device's dense bf16 peak `--peak-tflops`).
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import Seq2SeqTrainingArguments, TrainerCallback
+
+from hf_livechat.data.builders.livechat import clip_features
+from hf_livechat.models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
+from hf_livechat.tokenization import default_tokenizer
+from hf_livechat.training.collators import DataCollatorForCommentGeneration
+from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer, load_clip_dataset
+
+
+WORDS = "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate no way lets go".split()
+
+
+def generated_clips(num_clips: int, feature_dim: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+
+    def sentence(n: int) -> str:
+        return " ".join(rng.choice(WORDS, n))
+
+    def comments(start: float, count: int) -> list[dict]:
+        return [{"time": start + k, "author": f"u{k}", "text": sentence(int(rng.integers(2, 9))), "emotes": []} for k in range(count)]
+
+    rows = []
+    for i in range(num_clips):
+        start = 30.0 * i
+        rows.append({
+            "clip_id": f"clip{i}", "vod_id": f"vod{i // 10}", "streamer": "s", "category": "bench", "clip_index": i,
+            "start": start, "context_end": start + 20, "end": start + 30, "input_end": start + 20,
+            "frame_times": [start + k for k in range(20)],
+            "transcript": sentence(100), "transcript_segments": [],
+            "context_comments": comments(start, 15), "response_comments": comments(start + 21, 5),
+            "video_features": rng.standard_normal((20, feature_dim)).astype(np.float32),
+        })
+    return Dataset.from_list(rows, features=clip_features(feature_dim))
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of the steps after the first `warmup` (compilation, allocator and DataLoader start-up excluded)."""
+
+    def __init__(self, warmup: int, device: torch.device):
+        self.warmup, self.device, self.start, self.steps = warmup, device, None, 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        if state.global_step == self.warmup:
+            self.start = time.perf_counter()
+        elif state.global_step > self.warmup:
+            self.steps = state.global_step - self.warmup
+            self.elapsed = time.perf_counter() - self.start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="livechat-quickstart/dataset", help="a build-dataset folder (generated clips when missing)")
+    parser.add_argument("--config", choices=sorted(CONFIG_PRESETS), default="reference")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (default on a GPU)")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = args.bf16 or device.type == "cuda"
+
+    if os.path.isdir(args.dataset):
+        train_set, source = load_clip_dataset(args.dataset, "train"), args.dataset
+    else:
+        feature_dim = LiveChatConfig().video_feature_dim
+        train_set, source = generated_clips(args.batch_size * 4, feature_dim), "generated clips (paper shapes)"
+    feature_dim = len(train_set[0]["video_features"][0])
+    tokenizer = default_tokenizer()
+    config = LiveChatConfig(**{**CONFIG_PRESETS[args.config], "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    torch.manual_seed(0)
+    model = LiveChatForCommentGeneration(config)
+    collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=0)
+    print(
+        f"{args.config} LiveChat ({model.num_parameters() / 1e6:.1f}M parameters) on {device}, "
+        f"{'bf16' if bf16 else 'fp32'}, {torch.get_num_threads()} threads; data: {source} ({len(train_set)} clips)"
+    )
+
+    timer = StepTimer(args.warmup, device)
+    with tempfile.TemporaryDirectory() as output_dir:
+        training_args = Seq2SeqTrainingArguments(
+            output_dir=output_dir, max_steps=args.warmup + args.steps, per_device_train_batch_size=args.batch_size,
+            learning_rate=1e-4, bf16=bf16, use_cpu=device.type == "cpu", report_to="none", save_strategy="no",
+            logging_strategy="no", disable_tqdm=True, remove_unused_columns=False,
+            dataloader_num_workers=args.workers, seed=0,
+        )
+        trainer = LiveChatTrainer(
+            model=model, args=training_args, train_dataset=train_set, data_collator=collator, callbacks=[timer]
+        )
+        trainer.train()
+    samples_per_s = timer.steps * args.batch_size / timer.elapsed
+    print(f"training: {samples_per_s:.1f} samples/s ({1000 * timer.elapsed / timer.steps:.0f} ms per step of {args.batch_size})")
+
+    batch = {k: v.to(device) for k, v in collator([train_set[i] for i in range(args.batch_size)]).items()}
+    with FlopCounterMode(display=False) as counter:
+        model(**batch).loss.backward()
+    flops_per_sample = counter.get_total_flops() / args.batch_size
+    achieved = flops_per_sample * samples_per_s
+    print(f"model FLOPs: {flops_per_sample / 1e9:.2f} GFLOP per training sample, {achieved / 1e12:.3f} TFLOP/s achieved")
+    if device.type == "cuda":
+        print(f"MFU: {100 * achieved / (args.peak_tflops * 1e12):.2f}% of {args.peak_tflops:.0f} TFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
