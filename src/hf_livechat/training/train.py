@@ -109,12 +109,10 @@ def dataset_build_info(dataset_dir: str) -> dict:
     """The `hf_livechat` block of a built dataset's card (feature model, frame size, windows); {} when absent."""
     from huggingface_hub import DatasetCard
 
-    readme = Path(dataset_dir) / "README.md"
-    try:
-        card = DatasetCard.load(readme if readme.is_file() else dataset_dir, repo_type="dataset")
-    except Exception:  # a Hub id that is not reachable, or no card: the defaults apply
+    readme = Path(resolve_dataset_dir(dataset_dir)) / "README.md"  # a Hub id: its snapshot, offline too
+    if not readme.is_file():
         return {}
-    return dict(card.data.to_dict().get("hf_livechat") or {})
+    return dict(DatasetCard.load(readme, repo_type="dataset").data.to_dict().get("hf_livechat") or {})
 
 
 def _feature_dim(dataset) -> int | None:
