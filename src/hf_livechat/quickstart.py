@@ -95,7 +95,10 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     ablations = [(), ("video",), ("transcript",), ("chat",)]
     results = evaluate_model(str(model_dir), str(out / "dataset"), "test", "livechat", ablations, seed=options.seed, show_progress=False)
     print(format_table(results, chance=0.1))
-    (out / "evaluation.json").write_text(json.dumps(results, indent=2))
+    by_cue = _recall_by_cue_modality(model_dir, out, ablations, options.seed)
+    print("\nR@1 by the modality whose cue the ground-truth comment answers (from the streams' *.truth.json):")
+    print(format_table(by_cue, columns=list(next(iter(by_cue.values())))))
+    (out / "evaluation.json").write_text(json.dumps({**results, "recall@1 by cue modality": by_cue}, indent=2))
     timings["evaluate"] = time.perf_counter() - start
 
     start = _step("5/5 generate: comments for a held-out test stream")
@@ -106,6 +109,37 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     print("\n== done in " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f" (total {sum(timings.values()):.0f} s)")
     print(f"model: {model_dir}  ->  AutoModel.from_pretrained({str(model_dir)!r}) / pipeline('video-comment-generation', model=...)")
     return {"results": results, "timings": timings, "generated": generated}
+
+
+def _recall_by_cue_modality(model_dir: Path, out: Path, ablations, seed: int) -> dict[str, dict]:
+    """R@1 of each setting on the test clips whose episode's cue is a video event, a spoken topic or a chat thread:
+    a modality should matter on its own third of the queries and not on the others."""
+    import numpy as np
+
+    from .evaluation.candidates import build_candidates
+    from .evaluation.scoring import rank_candidates
+    from .models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
+    from .training.train import load_clip_dataset
+
+    cue_of = {}  # (vod_id, episode start) -> the modality of the episode's cue (the world gives each episode one)
+    for truth in (out / "streams").glob("*.truth.json"):
+        log = json.loads(truth.read_text())
+        for episode in log["episodes"]:
+            cue_of[(log["vod_id"], float(episode["start"]))] = episode["cues"][0]["modality"]
+    model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()
+    processor = LiveChatProcessor.from_pretrained(model_dir)
+    test = load_clip_dataset(str(out / "dataset"), "test")
+    rows = [test[i] for i in range(len(test))]
+    sets = build_candidates(rows, protocol="livechat", seed=seed)
+    modality = np.array([cue_of.get((rows[s.query_index]["vod_id"], float(rows[s.query_index]["start"])), "?") for s in sets])
+    table = {}
+    for ablate in ablations:
+        scores = rank_candidates(model, processor, rows, sets, ablate=ablate, show_progress=False)
+        hits = scores.argmax(1) == np.array([s.positive_indices[0] for s in sets])
+        table["no " + "+".join(ablate) if ablate else "full"] = {
+            f"{m} ({(modality == m).sum()})": float(hits[modality == m].mean()) for m in ("video", "transcript", "chat")
+        }
+    return table
 
 
 def _generate_for_test_stream(out: Path, model_dir: Path) -> list[dict]:

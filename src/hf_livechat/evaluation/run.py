@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .candidates import build_candidates
 
 
-def format_table(results: dict[str, dict], chance: float | None = None) -> str:
-    """A plain-text table of ranking metrics, one row per setting."""
-    columns = ["recall@1", "recall@2", "recall@5", "recall@10", "mean_rank", "mrr"]
-    lines = [f"{'setting':<22}" + "".join(f"{c:>11}" for c in columns)]
+RANKING_COLUMNS = ("recall@1", "recall@2", "recall@5", "recall@10", "mean_rank", "mrr")
+
+
+def format_table(results: dict[str, dict], chance: float | None = None, columns: Sequence[str] = RANKING_COLUMNS) -> str:
+    """A plain-text table of metrics, one row per setting and one column per metric name in `columns`."""
+    widths = [max(11, len(c) + 2) for c in columns]
+    lines = [f"{'setting':<22}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths))]
     for name, metrics in results.items():
-        lines.append(f"{name:<22}" + "".join(f"{metrics[c]:>11.3f}" for c in columns))
+        lines.append(f"{name:<22}" + "".join(f"{metrics[c]:>{w}.3f}" for c, w in zip(columns, widths)))
     if chance is not None:
-        lines.append(f"{'chance':<22}{chance:>11.3f}")
+        lines.append(f"{'chance':<22}{chance:>{widths[0]}.3f}")
     return "\n".join(lines)
 
 
@@ -50,6 +53,12 @@ def evaluate_model(
         train = load_clip_dataset(dataset_dir, "train")
         train_comments = [c["text"] for row in train for c in row["response_comments"]]
     candidate_sets = build_candidates(rows, protocol=protocol, seed=seed, train_comments=train_comments)
+    if not candidate_sets:
+        raise ValueError(
+            f"No clip of the {split!r} split ({len(rows)} clips) gets a {protocol!r} candidate set; clips left out: "
+            f"{dict(candidate_sets.skipped)} (the livechat protocols need 9 distinct comments from other clips of the "
+            "same video: evaluate longer VODs)"
+        )
     results = {}
     for ablate in ablations:
         ablate = tuple(ablate)

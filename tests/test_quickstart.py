@@ -1,0 +1,58 @@
+"""The quickstart chain end to end, shrunk (6 short streams, 32 px frames, a tiny model, one epoch): every step runs
+with the real backbone and the normal commands' functions, its outputs load, and a re-run resumes."""
+
+import json
+
+import pytest
+
+from hf_livechat.quickstart import QuickstartOptions, run_quickstart
+
+
+SETTINGS = ["full", "no video", "no transcript", "no chat"]
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart")
+    options = QuickstartOptions(out_dir=str(out), num_streams=6, stream_seconds=300, epochs=1, config="tiny", frame_size=32)
+    return out, options, run_quickstart(options)
+
+
+def test_every_step_leaves_its_output(quickstart):
+    out, _, result = quickstart
+    assert (out / "streams" / "manifest.jsonl").is_file()
+    assert (out / "dataset" / "README.md").is_file()
+    assert list(result["timings"]) == ["make-stream", "build-dataset", "train", "evaluate", "generate"]
+
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    for setting in SETTINGS:
+        metrics = evaluation[setting]
+        assert metrics["num_queries"] > 0 and metrics["protocol"] == "livechat"
+        assert 0.0 <= metrics["recall@1"] <= metrics["recall@5"] <= metrics["recall@10"] == 1.0
+    by_cue = evaluation["recall@1 by cue modality"]
+    assert list(by_cue) == SETTINGS
+    counts = {column.split(" (")[0]: int(column.split("(")[1].rstrip(")")) for column in by_cue["full"]}
+    assert set(counts) == {"video", "transcript", "chat"}
+    assert sum(counts.values()) == evaluation["full"]["num_queries"]
+
+
+def test_the_model_loads_and_generated_comments_lie_in_the_stream(quickstart):
+    from transformers import AutoModel
+
+    out, options, result = quickstart
+    model = AutoModel.from_pretrained(out / "model")
+    assert type(model).__name__ == "LiveChatForCommentGeneration"
+    assert "recall@1" in (out / "model" / "README.md").read_text()  # the card carries the evaluation
+    generated = result["generated"]
+    times = [c["time"] for c in generated]
+    assert generated and times == sorted(times) and 20.0 <= times[0] and times[-1] <= options.stream_seconds
+    assert all(isinstance(c["comment"], str) and c["comment"] for c in generated)
+
+
+def test_a_rerun_resumes_instead_of_starting_over(quickstart):
+    out, options, first = quickstart
+    weights = (out / "model" / "model.safetensors").stat().st_mtime_ns
+    again = run_quickstart(options)
+    assert (out / "model" / "model.safetensors").stat().st_mtime_ns == weights  # not trained again
+    assert again["timings"]["train"] < first["timings"]["train"]
+    assert again["results"] == first["results"]
