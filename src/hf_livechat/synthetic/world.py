@@ -20,7 +20,8 @@ unpredictable filler there too, logged as ``filler``).
 
 Replies of one modality share a few words with that modality's context ("no way"/"omg"/"look" for events,
 "best"/"love"/"team" for topics, "setup"/"brand"/"gang" for chat), so the negatives most TF-IDF-similar to a
-clip's context are replies to *other* cues of the same modality: without that modality they cannot be told apart.
+clip's context are mostly replies to *other* cues of the same modality (filler is kept sparse, since a clip's own
+filler would otherwise be its most similar comments): without that modality they cannot be told apart.
 Within one stream a topic or chat thread is used at most once and events cycle through all kinds before one
 repeats, so a negative taken from another episode of the same stream answers a different cue.
 
