@@ -49,10 +49,15 @@ def test_the_model_loads_and_generated_comments_lie_in_the_stream(quickstart):
     assert all(isinstance(c["comment"], str) and c["comment"] for c in generated)
 
 
-def test_a_rerun_resumes_instead_of_starting_over(quickstart):
+def test_a_rerun_from_the_command_line_resumes_instead_of_starting_over(quickstart, capsys):
+    from hf_livechat.cli import main
+
     out, options, first = quickstart
     weights = (out / "model" / "model.safetensors").stat().st_mtime_ns
-    again = run_quickstart(options)
+    evaluation = (out / "evaluation.json").read_text()
+    argv = ["quickstart", "--out", str(out), "--num-streams", "6", "--duration", "300", "--frame-size", "32",
+            "--config", "tiny", "--epochs", "1"]
+    assert main(argv) == 0
     assert (out / "model" / "model.safetensors").stat().st_mtime_ns == weights  # not trained again
-    assert again["timings"]["train"] < first["timings"]["train"]
-    assert again["results"] == first["results"]
+    assert (out / "evaluation.json").read_text() == evaluation
+    assert "3/5 train: LiveChat 'tiny', 1 epochs" in capsys.readouterr().out

@@ -91,7 +91,15 @@ def _evaluate(args):
 def _quickstart(args):
     from .quickstart import QuickstartOptions, run_quickstart
 
-    given = {"out_dir": args.out, "num_streams": args.num_streams, "stream_seconds": args.duration, "epochs": args.epochs, "seed": args.seed}
+    given = {
+        "out_dir": args.out,
+        "num_streams": args.num_streams,
+        "stream_seconds": args.duration,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "config": args.config,
+        "frame_size": args.frame_size,
+    }
     run_quickstart(QuickstartOptions(**{name: value for name, value in given.items() if value is not None}))
 
 
@@ -217,12 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("quickstart", help="generate streams, build a dataset, train, evaluate and generate, end to end")
-    # Defaults: QuickstartOptions (40 streams of 480 s, 60 epochs, seed 0).
+    # Defaults: QuickstartOptions (40 streams of 480 s, 112 px frames, the small model, 60 epochs, seed 0). A smoke
+    # run in seconds: --num-streams 6 --duration 300 --frame-size 32 --config tiny --epochs 1
     p.add_argument("--out", default="livechat-quickstart")
     p.add_argument("--num-streams", type=int, default=None, help="generated streams (default 40)")
     p.add_argument("--duration", type=float, default=None, help="seconds per generated stream (default 480)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs (default 60)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--config", default=None, help="model preset: tiny, small (default) or reference")
+    p.add_argument("--frame-size", type=int, default=None, help="frame side in pixels for the backbone (default 112)")
     p.set_defaults(func=_quickstart)
 
     p = sub.add_parser("generate", help="generate live comments for a video: JSON, SRT and danmaku ASS files")
