@@ -260,11 +260,13 @@ def test_a_multi_process_build_cut_short_resumes_with_one_process(vod_folder, tm
     import threading
 
     out = tmp_path / "out"
-    # Process 0 of 2 finishes its VODs (vod0, vod2); process 1 never ran.
-    lone = ThreadProcesses(0, threading.Barrier(2))
+    # Process 1 of 2 finishes its VOD (vod1) and is killed before the main process merges the state; process 0
+    # never ran.
+    lone = ThreadProcesses(1, threading.Barrier(2))
     lone.wait_for_everyone = lambda: None
     build_livechat_dataset(vod_folder / "manifest.jsonl", out, ALL_CLIPS, frame_encoder=mean_colour_encoder, progress=False, processes=lone)
-    assert sorted(p.stem for p in (out / "data").rglob("*.parquet")) == ["vod0", "vod2"]
+    assert sorted(p.stem for p in (out / "data").rglob("*.parquet")) == ["vod1"]
+    assert [p.name for p in out.glob("build_state*.json")] == ["build_state.part-1-of-2.json"]
 
     encoded = []
     summary = build_livechat_dataset(
@@ -273,6 +275,7 @@ def test_a_multi_process_build_cut_short_resumes_with_one_process(vod_folder, tm
     )
     assert summary.vods_done == 3
     assert sum(encoded) > 0 and not list(out.glob("build_state.part-*.json"))
+    assert json.loads((out / "build_state.json").read_text())["vods"]["vod1"]["built_by"] == "process 1 of 2"
     reference = tmp_path / "reference"
     build_livechat_dataset(vod_folder / "manifest.jsonl", reference, ALL_CLIPS, frame_encoder=mean_colour_encoder, progress=False)
     assert _sorted_rows(out) == _sorted_rows(reference)

@@ -313,12 +313,12 @@ class VodShardBuilder:
             self._save_state(own, own_file)
         if world > 1:
             processes.wait_for_everyone()
-            if rank == 0:
-                state = self._load_state()
-                self._save_state(state)
-                for part in self.out_dir.glob(STATE_PART_GLOB):
-                    part.unlink()
         if rank == 0:
+            # Fold every per-process record (this run's, or those of an earlier run cut short) into STATE_FILE.
+            state = self._load_state()
+            self._save_state(state)
+            for part in self.out_dir.glob(STATE_PART_GLOB):
+                part.unlink()
             self.write_card(state)
         if world > 1:
             processes.wait_for_everyone()
