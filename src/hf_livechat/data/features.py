@@ -55,7 +55,10 @@ class FrameFeatureExtractor:
         self.batch_size = batch_size
         self.model_name_or_path = str(model_name_or_path)
         self.model = AutoModel.from_pretrained(self.model_name_or_path, dtype=self.dtype).to(self.device).eval()
-        mean, std, default_size = _preprocessing(AutoImageProcessor.from_pretrained(self.model_name_or_path))
+        # Only its normalisation and size are read (frames are prepared on the device below), so any backend does;
+        # "pil" exists for every image processor, timm's included.
+        processor = AutoImageProcessor.from_pretrained(self.model_name_or_path, backend="pil")
+        mean, std, default_size = _preprocessing(processor)
         self.input_size = tuple(input_size) if input_size else default_size
         self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
