@@ -9,9 +9,12 @@ from pathlib import Path
 
 
 def _make_stream(args):
-    from .synthetic import make_streams
+    from .synthetic import WorldConfig, make_streams
 
-    manifest = make_streams(args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, workers=args.workers)
+    world = WorldConfig(max_cues=args.max_cues, filler_rate=args.filler_rate, response_filler_rate=args.response_filler_rate)
+    manifest = make_streams(
+        args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers
+    )
     print(f"wrote {args.num_streams} streams; manifest: {manifest}")
 
 
@@ -176,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=600.0, help="seconds per stream")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
+    # The world's knobs (hf_livechat.synthetic.WorldConfig); the defaults are the quickstart's world.
+    p.add_argument("--max-cues", type=int, default=1, choices=[1, 2, 3], help="modalities with a cue per 30 s episode")
+    p.add_argument("--filler-rate", type=float, default=0.03, help="background chat messages per second of context")
+    p.add_argument("--response-filler-rate", type=float, default=0.0, help="unpredictable messages per second of response")
     p.set_defaults(func=_make_stream)
 
     p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
