@@ -19,10 +19,11 @@ def _make_stream(args):
 
 
 def _build_dataset(args):
-    from .data.builders.common import clear_out_dir, launched_processes
+    from .data.builders.common import clear_out_dir
     from .data.builders.livechat import BuildOptions, build_livechat_dataset
     from .data.chat import ChatFilters
     from .data.clips import ClipConfig
+    from .distributed import launched_processes
 
     feature_model = args.feature_model
     processes = launched_processes()  # `accelerate launch hf-livechat build-dataset ...` shares the VODs out

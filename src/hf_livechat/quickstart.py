@@ -94,12 +94,24 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
 
     start = _step("4/5 evaluate: livechat protocol (10 candidates), test split, each modality removed in turn")
     ablations = [(), ("video",), ("transcript",), ("chat",)]
-    results = evaluate_model(str(model_dir), str(out / "dataset"), "test", "livechat", ablations, seed=options.seed, show_progress=False)
+    results = evaluate_model(
+        str(model_dir),
+        str(out / "dataset"),
+        "test",
+        "livechat",
+        ablations,
+        seed=options.seed,
+        show_progress=False,
+        group_of=_cue_modality_of(out / "streams"),
+    )
     print(format_table(results, chance=0.1))
-    by_cue = _recall_by_cue_modality(model_dir, out, ablations, options.seed)
+    # A modality should matter on the third of the queries whose answer it carries, and nowhere else.
+    by_cue = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
     print("\nR@1 by the modality whose cue the ground-truth comment answers (from the streams' *.truth.json):")
-    print(format_table(by_cue, columns=list(next(iter(by_cue.values())))))
-    (out / "evaluation.json").write_text(json.dumps({**results, "recall@1 by cue modality": by_cue}, indent=2))
+    order = ("video", "transcript", "chat", "unknown")
+    columns = sorted(next(iter(by_cue.values())), key=lambda column: order.index(column.split(" (")[0]))
+    print(format_table(by_cue, columns=columns))
+    (out / "evaluation.json").write_text(json.dumps(results, indent=2))
     timings["evaluate"] = time.perf_counter() - start
 
     start = _step("5/5 generate: comments for a held-out test stream")
@@ -112,35 +124,15 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     return {"results": results, "timings": timings, "generated": generated}
 
 
-def _recall_by_cue_modality(model_dir: Path, out: Path, ablations, seed: int) -> dict[str, dict]:
-    """R@1 of each setting on the test clips whose episode's cue is a video event, a spoken topic or a chat thread:
-    a modality should matter on its own third of the queries and not on the others."""
-    import numpy as np
-
-    from .evaluation.candidates import build_candidates
-    from .evaluation.scoring import rank_candidates
-    from .models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
-    from .training.train import load_clip_dataset
-
-    cue_of = {}  # (vod_id, episode start) -> the modality of the episode's cue (the world gives each episode one)
-    for truth in (out / "streams").glob("*.truth.json"):
+def _cue_modality_of(streams_dir: Path):
+    """Clip row -> the modality of its episode's cue ("video", "transcript" or "chat"), from the world's truth logs
+    (the quickstart's world gives each episode one cue)."""
+    cue_of = {}
+    for truth in streams_dir.glob("*.truth.json"):
         log = json.loads(truth.read_text())
         for episode in log["episodes"]:
             cue_of[(log["vod_id"], float(episode["start"]))] = episode["cues"][0]["modality"]
-    model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()
-    processor = LiveChatProcessor.from_pretrained(model_dir)
-    test = load_clip_dataset(str(out / "dataset"), "test")
-    rows = [test[i] for i in range(len(test))]
-    sets = build_candidates(rows, protocol="livechat", seed=seed)
-    modality = np.array([cue_of.get((rows[s.query_index]["vod_id"], float(rows[s.query_index]["start"])), "?") for s in sets])
-    table = {}
-    for ablate in ablations:
-        scores = rank_candidates(model, processor, rows, sets, ablate=ablate, show_progress=False)
-        hits = scores.argmax(1) == np.array([s.positive_indices[0] for s in sets])
-        table["no " + "+".join(ablate) if ablate else "full"] = {
-            f"{m} ({(modality == m).sum()})": float(hits[modality == m].mean()) for m in ("video", "transcript", "chat")
-        }
-    return table
+    return lambda row: cue_of.get((row["vod_id"], float(row["start"])), "unknown")
 
 
 def _generate_for_test_stream(out: Path, model_dir: Path) -> list[dict]:

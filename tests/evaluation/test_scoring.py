@@ -130,6 +130,22 @@ def test_evaluate_ranking_reports_the_metrics(model, processor, rows, candidate_
     assert paper["protocol"] == "livechat+paper_metric" and paper["recall@1"] >= metrics["recall@1"]
 
 
+def test_recall_at_1_by_group_is_the_recall_of_each_group_alone(model, processor, rows, candidate_sets):
+    from hf_livechat.evaluation.ranking_metrics import ground_truth_ranks
+
+    groups = ["even" if i % 2 == 0 else "odd" for i in range(len(candidate_sets))]
+    metrics = evaluate_ranking(model, processor, rows, candidate_sets, groups=groups, show_progress=False)
+    scores = rank_candidates(model, processor, rows, candidate_sets, show_progress=False)
+    hits = ground_truth_ranks(scores, [s.positive_indices for s in candidate_sets]) == 1
+    expected = {
+        f"even ({len(hits[0::2])})": float(hits[0::2].mean()),
+        f"odd ({len(hits[1::2])})": float(hits[1::2].mean()),
+    }
+    assert metrics["recall@1 by group"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate_ranking(model, processor, rows, candidate_sets, groups=groups[:-1], show_progress=False)
+
+
 def test_a_model_trained_on_the_answer_ranks_it_first(model, processor, rows):
     torch.manual_seed(0)
     trained = LiveChatForCommentGeneration(model.config)

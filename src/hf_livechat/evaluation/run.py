@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .candidates import build_candidates
 
@@ -32,11 +32,13 @@ def evaluate_model(
     paper_metric: bool = False,
     device: str | None = None,
     show_progress: bool = True,
+    group_of: Callable[[Mapping], str] | None = None,
 ) -> dict[str, dict]:
     """Ranks each clip's candidate comments with the model, once per ablation (`()` = all modalities).
 
     Returns `{setting: metrics}` where setting is `"full"` or `"no video"` / `"no video+chat"` and metrics holds
     `recall@1/2/5/10`, `mean_rank`, `mrr`, `num_queries`, `protocol` (plus `skipped`: clips without candidates).
+    With `group_of` (clip row -> label), each setting also holds `"recall@1 by group"` (see `evaluate_ranking`).
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..training.train import load_clip_dataset
@@ -59,12 +61,21 @@ def evaluate_model(
             f"{dict(candidate_sets.skipped)} (the livechat protocols need 9 distinct comments from other clips of the "
             "same video: evaluate longer VODs)"
         )
+    groups = [group_of(rows[s.query_index]) for s in candidate_sets] if group_of else None
     results = {}
     for ablate in ablations:
         ablate = tuple(ablate)
         name = "full" if not ablate else "no " + "+".join(ablate)
         metrics = evaluate_ranking(
-            model, processor, rows, candidate_sets, batch_size=batch_size, ablate=ablate, paper_metric=paper_metric, show_progress=show_progress
+            model,
+            processor,
+            rows,
+            candidate_sets,
+            batch_size=batch_size,
+            ablate=ablate,
+            paper_metric=paper_metric,
+            show_progress=show_progress,
+            groups=groups,
         )
         metrics["skipped"] = dict(candidate_sets.skipped)
         results[name] = metrics

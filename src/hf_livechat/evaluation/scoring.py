@@ -144,8 +144,10 @@ def evaluate_ranking(
     ablate: Iterable[str] = (),
     paper_metric: bool = False,
     show_progress: bool = True,
+    groups: Sequence[str] | None = None,
 ) -> dict:
-    """Scores the candidate sets (`rank_candidates`) and returns `ranking_metrics` for them."""
+    """Scores the candidate sets (`rank_candidates`) and returns `ranking_metrics` for them. With `groups` (a label
+    per candidate set), the result also holds `"recall@1 by group"`: `{"<label> (<count>)": recall@1}`."""
     scores = rank_candidates(
         model,
         processor,
@@ -157,12 +159,24 @@ def evaluate_ranking(
         show_progress=show_progress,
     )
     protocols = {s.protocol for s in candidate_sets}
-    return ranking_metrics(
+    positives = [s.positive_indices for s in candidate_sets]
+    metrics = ranking_metrics(
         scores,
-        [s.positive_indices for s in candidate_sets],
+        positives,
         protocol=protocols.pop() if len(protocols) == 1 else "+".join(sorted(protocols)),
         paper_metric=paper_metric,
     )
+    if groups is not None:
+        if len(groups) != len(candidate_sets):
+            raise ValueError(f"groups has {len(groups)} labels for {len(candidate_sets)} candidate sets")
+        labels = np.asarray(groups)
+        metrics["recall@1 by group"] = {
+            f"{label} ({int((labels == label).sum())})": ranking_metrics(
+                scores[labels == label], [p for p, keep in zip(positives, labels == label) if keep], paper_metric=paper_metric
+            )["recall@1"]
+            for label in dict.fromkeys(groups)
+        }
+    return metrics
 
 
 __all__ = ["evaluate_ranking", "rank_candidates", "score_candidates_one_by_one"]

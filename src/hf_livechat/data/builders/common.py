@@ -4,8 +4,8 @@ atomic shard writing, frame decoding in sequential runs, and the per-VOD build l
 A builder subclasses `VodShardBuilder` and says how one VOD becomes rows (`build_vod`), what a row's schema is
 (`row_features`) and how the card reads (`write_card`); the loop writes one shard per VOD atomically (temporary
 file, then rename), records it in `build_state.json`, skips VODs already written on a restart, and skips and reports
-a VOD that cannot be read. Several processes (`accelerate launch`) share the VODs out between them. No torch here
-(frame encoders are loaded lazily).
+a VOD that cannot be read. Several processes (`torchrun` / `accelerate launch`, see `hf_livechat.distributed`) share
+the VODs out between them. No torch here (frame encoders are loaded lazily).
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ from .manifest import VodSource, safe_id
 
 
 STATE_FILE = "build_state.json"
-# Each process of a multi-process build records its own VODs here; the main process merges them into STATE_FILE.
+# Each process of a multi-process build records its own VODs in a part; the main process merges them into STATE_FILE.
 STATE_PART_GLOB = "build_state.part-*.json"
+
+
+def state_part_name(rank: int, world: int) -> str:
+    return f"build_state.part-{rank}-of-{world}.json"
 FrameEncoder = Callable[[np.ndarray], np.ndarray]
 
 
@@ -177,18 +181,6 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-def launched_processes():
-    """`accelerate.PartialState()` when this program runs as one of several processes (`accelerate launch`,
-    `torchrun`), else None (a plain single-process run never imports accelerate)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return None
-    import torch
-    from accelerate import PartialState
-
-    # Without `cpu=True` accelerate treats CPU-only processes as independent single-process runs.
-    return PartialState(cpu=not torch.cuda.is_available())
-
-
 def clear_out_dir(out_dir: str | os.PathLike, processes=None) -> None:
     """`--overwrite`: the main process deletes the output folder; the others wait until it is gone."""
     if processes is None or processes.process_index == 0:
@@ -303,7 +295,7 @@ class VodShardBuilder:
         )
         # A single process keeps the whole state in STATE_FILE; process k of n keeps the records of its own VODs.
         own = state if world == 1 else {"fingerprint": state["fingerprint"], "vods": {}}
-        own_file = STATE_FILE if world == 1 else STATE_PART_GLOB.replace("*", f"{rank}-of-{world}")
+        own_file = STATE_FILE if world == 1 else state_part_name(rank, world)
         for source in tqdm(sources[rank::world], desc="VODs", unit="vod", disable=not progress or rank != 0):
             record = state["vods"].get(source.vod_id)
             if not (record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file())):

@@ -27,7 +27,6 @@ from .common import (
     comment_feature,
     comment_rows,
     encode_run_frames,
-    launched_processes,
 )
 from .manifest import VodSource, read_manifest
 
@@ -368,6 +367,8 @@ def build_lcaffect_dataset(
 
 
 def _run_cli(args: argparse.Namespace) -> None:
+    from ...distributed import launched_processes
+
     processes = launched_processes()
     if args.overwrite:
         clear_out_dir(args.out, processes)
