@@ -14,7 +14,7 @@ import pytest
 
 from hf_livechat.data.chat import ChatFilters, read_chat
 from hf_livechat.synthetic import MODALITIES, WorldConfig, generate_world
-from hf_livechat.synthetic.world import (
+from hf_livechat.synthetic.vocabulary import (
     ANSWER_FORMS,
     CATEGORIES,
     COPYPASTA_FORMS,
@@ -33,9 +33,8 @@ from hf_livechat.synthetic.world import (
     TOPIC_INTROS,
     TOPIC_LINES,
     TOPIC_REPLIES,
-    assign_splits,
-    chat_message,
 )
+from hf_livechat.synthetic.world import assign_splits, chat_message
 from hf_livechat.synthetic.writer import (
     PHASES,
     SCENES,

@@ -1,11 +1,11 @@
 """The procedural stream world behind the quickstart: streams whose chat is predictable from video, speech and chat.
 
-``generate_world`` builds the world as data; ``write_stream`` / ``make_streams`` render it into real files (mp4
+``vocabulary`` holds its words, ``generate_world`` builds the world as data; ``write_stream`` / ``make_streams`` render it into real files (mp4
 with audio, SRT transcript, TwitchDownloader chat JSON, ground-truth log, manifest).
 """
 
+from .vocabulary import MODALITIES
 from .world import (
-    MODALITIES,
     CommentOrigin,
     Cue,
     Episode,

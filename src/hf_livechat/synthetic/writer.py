@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from hf_livechat.data.chat import write_twitch_json
 
-from .world import EVENT_KINDS, Stream, WorldConfig, generate_world
+from .vocabulary import EVENT_KINDS
+from .world import Stream, WorldConfig, generate_world
 
 PHASES = 4  # animation frames per scene; the scene cycles through them
 Image = np.ndarray  # (size, size, 3) uint8 RGB

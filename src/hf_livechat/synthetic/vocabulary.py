@@ -1,0 +1,135 @@
+"""The words of the procedural stream world: what the screen shows and how chat reacts, what the streamer talks
+about, what chat asks and repeats, and the background around them. Pure data; `world.py` draws from it."""
+
+MODALITIES = ("video", "transcript", "chat")
+
+# Global Twitch emotes with their real ids (checked against a TwitchDownloader dump).
+EMOTE_IDS: dict[str, str] = {
+    "Kappa": "25",
+    "PogChamp": "305954156",
+    "LUL": "425618",
+    "Kreygasm": "41",
+    "DansGame": "33",
+    "SwiftRage": "34",
+    "BibleThump": "86",
+    "NotLikeThis": "58765",
+    "ResidentSleeper": "245",
+    "WutFace": "28087",
+    "4Head": "354",
+    "SeemsGood": "64138",
+    "HeyGuys": "30259",
+    "CoolCat": "58127",
+    "Jebaited": "114836",
+    "FailFish": "360",
+    "BloodTrail": "69",
+}
+# Emotes sprinkled on any comment; they carry no cue, so a model cannot rank by them.
+DECORATIVE_EMOTES = ("PogChamp", "LUL", "Kreygasm", "Kappa", "SwiftRage", "WutFace", "NotLikeThis", "SeemsGood")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Video: what the screen shows and how chat reacts. The rendering of each kind lives in writer.SCENES. Reactions
+# share a few words ("no way", "omg", "look") with the kind-agnostic hubbub of the context chat, so TF-IDF-similar
+# negatives of an event clip are reactions to other events: only the pixels tell them apart.
+EVENT_REACTIONS: dict[str, tuple[str, ...]] = {
+    "boss": ("boss fight lets go", "no way huge boss", "omg boss", "look boss incoming", "kill boss"),
+    "goal": ("GOAL", "what a goal", "no way goal", "omg goal of the year", "look goal"),
+    "crash": ("game crash again", "no way crash", "omg crash", "rip crash", "look crash again"),
+    "shop": ("shop time", "buy armor shop", "no way shop sale", "omg shop", "look shop prices"),
+    "storm": ("storm incoming", "no way storm", "omg storm", "lightning storm", "look storm"),
+    "victory": ("victory", "gg victory", "no way victory", "omg victory lap", "look victory"),
+    "death": ("death screen again", "rip death", "no way death", "omg death", "look death counter"),
+    "space": ("space level", "stars space", "no way space", "omg space pretty", "look space"),
+    "ocean": ("ocean level", "deep ocean vibes", "no way ocean", "omg ocean bubbles", "look ocean"),
+    "fire": ("fire everywhere", "on fire lets go", "no way fire", "omg fire", "look fire"),
+    "snow": ("snow level", "let it snow", "no way snow", "omg snow", "look snow"),
+    "party": ("party time", "party mode lets go", "no way party", "omg party", "look party"),
+}
+# What the context chat says while an event is on screen, whatever it is.
+EVENT_HUBBUB = ("wait what", "no way", "omg look", "look look look", "omg omg", "no way lets go")
+EVENT_KINDS = tuple(EVENT_REACTIONS)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transcript: topics the streamer talks about (category -> topic words) and how chat answers them.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "food": ("pizza", "sushi", "ramen", "tacos", "pancakes", "lasagna"),
+    "music": ("jazz", "techno", "reggae", "opera", "polka"),
+    "animals": ("hamsters", "parrots", "turtles", "penguins", "otters"),
+    "sports": ("tennis", "hockey", "surfing", "skiing", "bowling"),
+    "travel": ("iceland", "brazil", "egypt", "canada", "portugal"),
+    "hobbies": ("gardening", "knitting", "painting", "baking", "pottery"),
+}
+TOPIC_CATEGORY: dict[str, str] = {word: category for category, words in TOPICS.items() for word in words}
+TOPIC_INTROS = (
+    "okay chat quick {category} talk",
+    "let me tell you something about {category}",
+    "random {category} thought for chat",
+)
+# Lines and replies share "best", "love", "team", "all day": TF-IDF-similar negatives of a topic clip are replies
+# to other topics, and only the spoken topic word tells them apart.
+TOPIC_LINES = (
+    "honestly {topic} is the best",
+    "I love {topic} so much",
+    "team {topic} all day chat",
+    "what do you think about {topic} chat",
+    "{topic} is on my mind lately",
+)
+TOPIC_REPLIES = (
+    "{topic} best",
+    "love {topic}",
+    "{topic} all day",
+    "team {topic}",
+    "{topic} overrated",
+    "yes {topic} love it",
+    "{topic} best ever",
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chat: questions with fixed answers, and copypastas that chat keeps repeating. The key is the thread id and the
+# marker the word every line of the thread shares.
+QUESTIONS: dict[str, str] = {
+    # the thing asked about -> the fact chat answers; questions and answers share "setup" and "brand".
+    "keyboard": "keychron",
+    "mouse": "razer",
+    "mic": "shure",
+    "chair": "herman miller",
+    "monitor": "asus",
+    "headset": "hyperx",
+    "camera": "sony",
+    "desk": "ikea",
+    "lamp": "philips",
+}
+QUESTION_FORMS = ("what {thing} brand is that", "which {thing} is in his setup", "setup {thing} brand?")
+ANSWER_FORMS = ("{fact} {thing} brand", "setup {thing} is {fact}", "{fact} {thing}", "{thing} brand {fact}")
+# Copypastas share their shape ("... gang"), so TF-IDF-similar negatives of a copypasta clip are other copypastas.
+COPYPASTA_WORDS = ("bread", "pineapple", "noodle", "pickle", "banana", "wizard", "potato", "cheese", "sock")
+COPYPASTA_FORMS = ("{word} gang rise up", "{word} gang", "{word} {word} {word}", "{word} gang forever")
+CHAT_THREADS = tuple(QUESTIONS) + COPYPASTA_WORDS
+
+# ---------------------------------------------------------------------------------------------------------------
+# Background: what fills the stream between cues. None of it contains a marker word.
+FILLER_CHAT = (
+    "hi chat", "hello everyone", "HeyGuys", "lol", "nice", "how is everyone doing", "good stream today",
+    "first time here", "just lurking", "gg", "this is chill", "good vibes only", "hey @{author}",
+    "@{author} hi", "whats up", "so good", "lmao", "true", "back from work", "any plans tonight",
+    "hello from the couch", "hi mods", "yo", "classic", "haha", "welcome back", "big brain", "pog",
+)
+FILLER_SPEECH = (
+    "okay let me just grab this", "alright alright", "hmm where do we go now", "yeah chat I see you",
+    "one second let me check something", "okay we are back", "let's keep going", "that was close",
+    "I think we go left here", "give me a moment", "okay okay", "thanks for hanging out",
+)
+# The streamer may notice an event without naming it.
+EVENT_EXCLAMATIONS = ("whoa what is happening", "look at that chat", "oh no oh no", "wait wait wait")
+BOT_COMMANDS = {
+    "!uptime": "@{author} the stream has been live for {minutes} minutes https://twitch.tv/{streamer}",
+    "!discord": "join the discord https://discord.gg/{code}",
+    "!socials": "follow on twitter https://twitter.com/{streamer}",
+}
+BOTS = ("Nightbot", "StreamElements")
+URL_SPAM = ("check this clip https://clips.twitch.tv/{code}", "https://youtu.be/{code} lol")
+
+STREAMERS = ("PixelPanda", "NordicWolf", "LunaPlays", "CaptainMoss", "VelvetFox", "QuietThunder")
+CATEGORIES = ("Pixel Quest", "Kart Mania", "Dungeon Dash", "Block Builders", "Just Chatting")
+NAME_PARTS = ("ash", "bit", "cat", "dew", "elm", "fig", "gus", "hex", "ivy", "jam", "kit", "lux", "max", "neo",
+              "oak", "pip", "rex", "sky", "tao", "uma", "vex", "wren", "yak", "zed")
+NAME_SUFFIXES = ("", "_tv", "99", "x", "_gg", "42", "lol", "_")
