@@ -42,7 +42,9 @@ def tiny_inputs(config: LiveChatConfig, batch_size: int = 3, seed: int = 0) -> d
     if config.chat_encoder_type == "comment":
         chat = torch.randint(4, config.vocab_size, (batch_size, comments, comment_len), generator=g)
     else:
+        # Comments joined as the processor joins them: each one ends with [SEP].
         chat = torch.randint(4, config.vocab_size, (batch_size, comments * comment_len), generator=g)
+        chat[:, comment_len - 1 :: comment_len] = config.sep_token_id
     if batch_size > 1:
         video[1, 4:] = 0
         video_mask[1, 4:] = 0

@@ -58,9 +58,12 @@ class LiveChatConfig(PreTrainedConfig):
         chat_encoder_type (`str`, defaults to `"comment"`):
             `"comment"`: as the reference code, each context comment is encoded on its own and mean-pooled into one
             vector; the decoder attends over one vector per comment (plus a recency embedding). `"token"`: the
-            context comments are joined with `[SEP]` into one token sequence and the decoder attends over tokens.
+            context comments are joined with `[SEP]` into one token sequence and the decoder attends over tokens
+            (each token carries its position inside its comment and its comment's recency).
         max_context_comments (`int`, defaults to 5):
-            Context comments the processor keeps in training (the most recent ones).
+            Context comments the processor keeps in training (the most recent ones). Also the recency horizon:
+            comments are numbered from the newest (1) back to this number, and older ones (evaluation may keep more)
+            share its recency embedding, so that evaluation only uses positions that training reaches.
         max_eval_context_comments (`int`, defaults to 15):
             Context comments the processor keeps at evaluation / generation time.
         max_comment_length (`int`, defaults to 10):
@@ -68,7 +71,7 @@ class LiveChatConfig(PreTrainedConfig):
         max_chat_length (`int`, defaults to 256):
             Chat tokens kept in `"token"` mode.
         max_position_embeddings (`int`, defaults to 512):
-            Size of the text position tables (transcript, chat, decoder).
+            Size of the transcript and decoder position tables.
         cross_attention_order (`list[str]`, defaults to `["video", "transcript", "chat"]`):
             Order of the three cross-attention blocks inside each decoder layer.
         feature_model (`str`, defaults to `"timm/resnet50.a1_in1k"`):

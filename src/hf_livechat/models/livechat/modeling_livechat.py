@@ -237,16 +237,22 @@ class LiveChatSequenceEncoder(nn.Module):
         self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.dropout = config.dropout
 
-    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`position_ids` (batch, length), from 1 (0 is the null slot), default 1..length."""
         batch_size, length, _ = inputs_embeds.shape
-        if length + 1 > self.embed_positions.num_embeddings:
+        if position_ids is None:
+            position_ids = torch.arange(1, length + 1, device=inputs_embeds.device).expand(batch_size, -1)
+        if length and int(position_ids.max()) >= self.embed_positions.num_embeddings:
             raise ValueError(
-                f"Sequence of {length} positions is longer than this encoder's position table "
-                f"({self.embed_positions.num_embeddings - 1}); truncate the input or enlarge the config."
+                f"Position {int(position_ids.max())} is beyond this encoder's position table "
+                f"({self.embed_positions.num_embeddings - 1} positions); truncate the input or enlarge the config."
             )
         null = self.null_embedding.to(inputs_embeds.dtype).expand(batch_size, 1, -1)
         hidden_states = torch.cat([null, inputs_embeds], dim=1)
-        hidden_states = hidden_states + self.embed_positions.weight[: length + 1].to(hidden_states.dtype)
+        position_ids = torch.cat([position_ids.new_zeros(batch_size, 1), position_ids], dim=1)
+        hidden_states = hidden_states + self.embed_positions(position_ids).to(hidden_states.dtype)
         hidden_states = F.dropout(hidden_states, p=self.dropout, training=self.training)
         attention_mask = torch.cat([attention_mask.new_ones(batch_size, 1), attention_mask], dim=1)
         mask_4d = create_bidirectional_mask(config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask)
@@ -379,9 +385,13 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         self.video_projection = nn.Linear(config.video_feature_dim, config.d_model)
         self.video_encoder = LiveChatSequenceEncoder(config, config.max_video_frames + 1)
         self.transcript_encoder = LiveChatSequenceEncoder(config, config.max_position_embeddings + 1)
-        self.chat_encoder = LiveChatSequenceEncoder(config, config.max_position_embeddings + 1)
-        # "comment" mode: a recency embedding per pooled comment, so the decoder knows their order.
-        self.comment_positions = nn.Embedding(max(config.max_context_comments, config.max_eval_context_comments) + 1, config.d_model)
+        # Chat positions count within one comment (null slot, up to max_comment_length tokens, [SEP]); which comment
+        # a token or pooled vector belongs to is told by `comment_positions`.
+        self.chat_encoder = LiveChatSequenceEncoder(config, config.max_comment_length + 2)
+        # Recency of a context comment, numbered from the newest (1) back to `max_context_comments`, the training
+        # horizon; older comments (evaluation keeps more) share the last row, so every row used at evaluation is
+        # one that training reaches. Row 0 is the null slot.
+        self.comment_positions = nn.Embedding(config.max_context_comments + 1, config.d_model)
         self.post_init()
 
     def get_input_embeddings(self):
@@ -426,22 +436,28 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         attention_mask = self._token_mask("transcript", input_ids, attention_mask, expected_dim=2)
         return self.transcript_encoder(self.embed_tokens(input_ids), attention_mask)
 
+    def comment_recency(self, comment_mask: torch.Tensor) -> torch.Tensor:
+        """Recency index of each comment from a `(batch, comments)` mask of real comments (oldest first, padding
+        anywhere): 1 for the newest, clamped to `max_context_comments`, 0 for padding."""
+        newer_or_same = comment_mask.flip(-1).cumsum(-1).flip(-1)
+        return (newer_or_same * comment_mask).clamp(max=self.config.max_context_comments)
+
     def encode_chat(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns the chat memory, its mask, and the token-level states (for masked-LM pretraining)."""
         if self.config.chat_encoder_type == "token":
             attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=2)
-            hidden_states, mask = self.chat_encoder(self.embed_tokens(input_ids), attention_mask)
+            within, comment_index = self._split_comments(input_ids, attention_mask)
+            # Each token's comment, counted from the newest comment (the last one, even without a closing [SEP]).
+            last = (comment_index * attention_mask).amax(-1, keepdim=True)
+            recency = ((last - comment_index + 1) * attention_mask).clamp(max=self.config.max_context_comments)
+            embeds = self.embed_tokens(input_ids) + self.comment_positions(recency).to(self.embed_tokens.weight.dtype)
+            hidden_states, mask = self.chat_encoder(embeds, attention_mask, position_ids=(within + 1) * attention_mask)
             return hidden_states, mask, hidden_states[:, 1:]
 
         attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=3)
         batch_size, num_comments, length = input_ids.shape
-        if num_comments + 1 > self.comment_positions.num_embeddings:
-            raise ValueError(
-                f"{num_comments} context comments exceed the model's maximum "
-                f"({self.comment_positions.num_embeddings - 1}, config.max_eval_context_comments)"
-            )
         flat_ids, flat_mask = input_ids.reshape(-1, length), attention_mask.reshape(-1, length)
         token_states, token_mask = self.chat_encoder(self.embed_tokens(flat_ids), flat_mask)
         # Mean over each comment's null slot and tokens: an empty (padding) comment still gives a finite vector.
@@ -450,9 +466,21 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         pooled = pooled.view(batch_size, num_comments, -1)
         comment_mask = attention_mask.any(-1).long()
         null = self.chat_encoder.null_embedding.to(pooled.dtype).expand(batch_size, 1, -1)
-        memory = torch.cat([null, pooled], dim=1) + self.comment_positions.weight[: num_comments + 1].to(pooled.dtype)
+        recency = torch.cat([comment_mask.new_zeros(batch_size, 1), self.comment_recency(comment_mask)], dim=1)
+        memory = torch.cat([null, pooled], dim=1) + self.comment_positions(recency).to(pooled.dtype)
         mask = torch.cat([comment_mask.new_ones(batch_size, 1), comment_mask], dim=1)
         return memory, mask, token_states[:, 1:].reshape(batch_size, num_comments, length, -1)
+
+    def _split_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a `[SEP]`-joined chat sequence: each token's index inside its comment and its comment's index (from
+        the oldest). A comment ends with its `[SEP]`."""
+        is_sep = input_ids.eq(self.config.sep_token_id) & attention_mask.bool()
+        comment_index = is_sep.long().cumsum(-1) - is_sep.long()
+        steps = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        starts = torch.zeros_like(is_sep)
+        starts[:, 1:] = is_sep[:, :-1]
+        start_of_comment = torch.where(starts, steps, torch.zeros_like(steps)).cummax(-1).values
+        return steps - start_of_comment, comment_index
 
     def _token_mask(self, name, input_ids, attention_mask, expected_dim):
         if input_ids.dim() != expected_dim or input_ids.is_floating_point():
