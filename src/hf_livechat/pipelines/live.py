@@ -4,9 +4,14 @@ A live source is a time-ordered iterable of events `(time, item)`, where `item` 
 `ChatMessage` or a `TranscriptSegment`. `video_events` makes one from anything PyAV opens (a file, a growing file, a
 stream URL), merged with chat and transcript, optionally paced to the wall clock to replay a recording live.
 
-The commenter holds only the last `context_length` seconds. A window is due every `interval` seconds of stream time;
-when the model is still busy with an earlier window the due window is dropped (and counted), so nothing queues up:
-a slow model comments less often, never later and later.
+The commenter holds only the last `context_length` seconds (and at most `max_messages` chat messages and
+`max_segments` transcript segments of them). A window is due every `interval` seconds of stream time; when the model
+is still busy with an earlier window the due window is dropped (and counted), so nothing queues up: a slow model
+comments less often, never later and later.
+
+So that the comments read like a chat, not a loop, the commenter keeps what it said recently in view: its comments
+are fed back into the chat context the next windows see, and each window's comment is picked among several sampled
+candidates with a penalty on repeating one of the last comments (:mod:`~hf_livechat.pipelines.diversity`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ import numpy as np
 from ..data.chat import ChatMessage
 from ..data.media import iter_frames_1fps
 from ..data.transcripts import TranscriptSegment
+from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, DiversityCounter, format_diversity, pick_comment
 from .windows import StreamContext
+
+# Chat-like decoding for live mode, chosen by measurement (bench/bench_live.py --measure-defaults; README): several
+# sampled candidates per window, the repeat penalty picks among them.
+LIVE_GENERATE_DEFAULTS = {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "num_return_sequences": 4}
+# Latencies kept for the percentiles: the last this many windows (hours of stream at a comment every few seconds).
+MAX_LATENCIES = 4096
 
 
 @dataclass
@@ -36,17 +48,21 @@ class LiveComment:
 class LiveStats:
     emitted: int = 0
     dropped: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: deque = field(default_factory=lambda: deque(maxlen=MAX_LATENCIES))
+    diversity: DiversityCounter = field(default_factory=DiversityCounter)
 
     def percentiles(self) -> dict[str, float]:
         if not self.latencies:
             return {}
-        values = np.percentile(self.latencies, [50, 90, 95, 99])
+        values = np.percentile(np.asarray(self.latencies), [50, 90, 95, 99])
         return {f"p{q}": float(v) for q, v in zip((50, 90, 95, 99), values)}
 
     def summary(self) -> str:
         pct = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in self.percentiles().items())
-        return f"{self.emitted} comments, {self.dropped} windows dropped to keep up; latency {pct or 'n/a'}"
+        text = f"{self.emitted} comments, {self.dropped} windows dropped to keep up; latency {pct or 'n/a'}"
+        if self.diversity.count:
+            text += "; " + format_diversity(self.diversity.figures()).split(": ", 1)[1]
+        return text
 
 
 def video_events(
@@ -83,40 +99,62 @@ class LiveCommenter:
         interval: seconds of stream time between comments.
         context_length: seconds of context the model sees (the model's 20 s window by default).
         max_lag: a due window is dropped when processing is more than this many seconds behind the stream.
-        generate_kwargs: passed to `generate` (e.g. `do_sample=True`).
+        generate_kwargs: passed to `generate`, over `LIVE_GENERATE_DEFAULTS` (give `do_sample=False` and
+            `num_return_sequences=1` for greedy decoding).
+        repeat_penalty: subtracted from a candidate's mean log-probability per unit of word overlap with one of the
+            last `recent_comments` comments (0: no penalty).
+        max_messages, max_segments: chat messages and transcript segments the rolling context holds at most.
     """
 
-    def __init__(self, commenter, interval: float = 5.0, context_length: float | None = None, max_lag: float = 1.0, generate_kwargs: dict | None = None):
+    def __init__(
+        self,
+        commenter,
+        interval: float = 5.0,
+        context_length: float | None = None,
+        max_lag: float = 1.0,
+        generate_kwargs: dict | None = None,
+        repeat_penalty: float = DEFAULT_REPEAT_PENALTY,
+        recent_comments: int = DEFAULT_RECENT_COMMENTS,
+        max_messages: int = 200,
+        max_segments: int = 50,
+    ):
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, got {interval}")
         self.commenter = commenter
         self.interval = interval
         self.context_length = float(context_length or commenter.context_length)
         self.max_lag = max_lag
-        self.generate_kwargs = generate_kwargs or {}
+        self.generate_kwargs = {**LIVE_GENERATE_DEFAULTS, **(generate_kwargs or {})}
+        if self.generate_kwargs.get("num_beams", 1) > 1 and "do_sample" not in (generate_kwargs or {}):
+            self.generate_kwargs["do_sample"] = False  # beams asked for: beam search, not beam sampling
+        self.repeat_penalty = repeat_penalty
+        self.recent: deque[str] = deque(maxlen=recent_comments)
+        self.max_messages = max_messages
+        self.max_segments = max_segments
         self.stats = LiveStats()
 
-    def run(self, events: Iterable[tuple[float, object]], feed_back: bool = False, speed: float | None = 1.0) -> Iterator[LiveComment]:
+    def run(self, events: Iterable[tuple[float, object]], feed_back: bool = True, speed: float | None = 1.0) -> Iterator[LiveComment]:
         """Yields comments as windows come due. `speed` is how fast the source plays relative to the wall clock
         (1.0 for a live stream); it sets when the commenter counts as behind. `speed=None` processes a recording as
-        fast as possible and never drops a window."""
+        fast as possible and never drops a window. `feed_back`: later windows see the comments as chat."""
         frame_times: deque[float] = deque()
         features: deque[np.ndarray] = deque()
-        messages: deque[ChatMessage] = deque()
-        segments: deque[TranscriptSegment] = deque()
+        messages: deque[ChatMessage] = deque(maxlen=self.max_messages)
+        segments: deque[TranscriptSegment] = deque(maxlen=self.max_segments)
         next_due = self.context_length
-        origin = None  # (stream time, wall time) of the first event
+        origin = None  # (stream time, wall time) of the first frame
         for t, item in events:
             arrived = _time.monotonic()
-            origin = origin or (t, arrived)
             if isinstance(item, ChatMessage):
                 messages.append(item)
-            elif isinstance(item, TranscriptSegment):
-                segments.append(item)
-            else:
-                frame_times.append(t)
-                features.append(self.commenter.encode_frames(np.asarray(item)[None])[0])
-            self._forget_before(t + 1.0 - self.context_length, frame_times, features, messages, segments)
-            if isinstance(item, (ChatMessage, TranscriptSegment)):
                 continue
+            if isinstance(item, TranscriptSegment):
+                segments.append(item)
+                continue
+            origin = origin or (t, arrived)
+            frame_times.append(t)
+            features.append(self.commenter.encode_frames(np.asarray(item)[None])[0])
+            self._forget_before(t + 1.0 - self.context_length, frame_times, features, messages, segments)
             window_end = t + 1.0  # the frame at t stands for the second [t, t + 1)
             if window_end + 1e-6 < next_due:
                 continue
@@ -147,9 +185,13 @@ class LiveCommenter:
         inputs = pipe.window_inputs(context, end, self.context_length)
         inputs["is_last"] = True
         out = pipe.forward(inputs, generate_kwargs=self.generate_kwargs)
-        text = pipe.processor.batch_decode(out["sequences"][0][:1])[0]
+        texts = pipe.processor.batch_decode(out["sequences"][0])
+        candidates = list(zip(texts, out["scores"][0].tolist()))
+        best = pick_comment(candidates, list(self.recent), self.repeat_penalty)
         done = _time.monotonic()
-        comment = LiveComment(end, text, float(out["scores"][0][0]), done - arrived)
+        comment = LiveComment(end, candidates[best][0], float(candidates[best][1]), done - arrived)
+        self.recent.append(comment.comment)
         self.stats.emitted += 1
         self.stats.latencies.append(comment.latency)
+        self.stats.diversity.add(comment.comment)
         return comment
