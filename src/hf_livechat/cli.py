@@ -306,11 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", action="store_true")
     p.set_defaults(func=_demo)
 
-    from .data import lc_features
-    from .data.builders import lcaffect
-
-    lcaffect.add_cli_parser(sub)
-    lc_features.add_cli_parser(sub)
+    _add_lcaffect_parsers(sub)
 
     p = sub.add_parser("train-tokenizer", help="train a WordPiece chat tokenizer keeping emotes whole")
     p.add_argument("chat_logs", nargs="+")
@@ -358,6 +354,146 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hf-livechat {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+# -- LCAffect: segments, V2LC training, live-comment features per clip -------------------------------------------------
+
+
+def _build_lcaffect(args):
+    from .data.builders.common import clear_out_dir
+    from .data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset
+    from .data.chat import ChatFilters
+    from .distributed import launched_processes
+
+    processes = launched_processes()  # under torchrun / accelerate launch the processes share the VODs
+    if args.overwrite:
+        clear_out_dir(args.out, processes)
+    options = LCAffectBuildOptions(
+        segments=SegmentConfig(
+            segment_length=args.segment_length, stride=args.stride, min_comments=args.min_comments, max_comments=args.max_comments or None
+        ),
+        filters=ChatFilters.keep_all() if args.keep_all_chat else ChatFilters(),
+        feature_model=None if args.feature_model == "none" else args.feature_model,
+        frame_size=args.frame_size,
+        split_by=args.split_by,
+        seed=args.seed,
+        bad_records=args.bad_records,
+    )
+    summary = build_lcaffect_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
+    if processes is not None and processes.process_index != 0:
+        return
+    print(summary.format())
+    if not sum(summary.examples.values()):
+        raise SystemExit(f"hf-livechat build-lcaffect: error: no segment was built from {args.manifest}")
+    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
+
+
+def _train_v2lc(args):
+    import os
+
+    import torch
+    from transformers import TrainingArguments
+
+    from .training.v2lc import V2LCRecipeArguments, train_v2lc
+
+    recipe = V2LCRecipeArguments(
+        dataset_dir=args.dataset_dir,
+        config=args.config,
+        text_model=args.text_model,
+        init_from=args.init_from,
+        config_overrides=args.config_overrides,
+        max_comments_per_segment=args.max_comments,
+    )
+    training_args = TrainingArguments(
+        output_dir=args.output_dir,
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=0.1,
+        logging_steps=args.logging_steps,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        report_to="none",
+        seed=args.seed,
+        bf16=args.bf16,
+        use_cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),  # gloo DDP on CPU
+    )
+    print(f"model saved to {train_v2lc(recipe, training_args)}")
+
+
+def _extract_lc_features(args):
+    from transformers import AutoModel  # V2LC is registered with the Auto classes when hf_livechat is imported
+
+    from .pipelines.lc_features import extract_lc_features
+
+    model = AutoModel.from_pretrained(args.model)
+    summary = extract_lc_features(
+        model,
+        args.source,
+        args.out,
+        segment_length=args.segment_length,
+        frame_size=args.frame_size,
+        feature_model=args.feature_model,
+        id_column=args.id_column,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        device=args.device,
+    )
+    print(summary.format())
+    print(f"features: hf_livechat.pipelines.lc_features.load_lc_features({str(args.out)!r}) -> {{id: vector}}")
+
+
+def _add_lcaffect_parsers(sub) -> None:
+    p = sub.add_parser("build-lcaffect", help="build an LCAffect segment dataset (8 s segments + their live comments)")
+    p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, streamer, category, vod_id, split) or a folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--feature-model", default="timm/resnet50.a1_in1k", help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
+    p.add_argument("--frame-size", type=int, default=224)
+    p.add_argument("--segment-length", type=float, default=8.0)
+    p.add_argument("--stride", type=float, default=None, help="seconds between segment starts (default: the segment length)")
+    p.add_argument("--min-comments", type=int, default=5)
+    p.add_argument("--max-comments", type=int, default=32, help="comments stored per segment (0: all)")
+    p.add_argument("--split-by", choices=["vod", "streamer"], default="vod")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-all-chat", action="store_true", help="disable the chat filters")
+    p.add_argument("--bad-records", choices=["raise", "skip"], default="raise", help="malformed chat records")
+    p.add_argument("--on-error", choices=["skip", "raise"], default="skip", help="VODs that cannot be read")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_build_lcaffect)
+
+    p = sub.add_parser("train-v2lc", help="train the V2LC video <-> live comment encoder on build-lcaffect segments")
+    p.add_argument("dataset_dir", metavar="SEGMENTS_DIR", help="a build-lcaffect dataset folder (with frame features), or a Hub id")
+    p.add_argument("--output-dir", required=True, help="where checkpoints, the model, its card and retrieval.json go (a re-run resumes)")
+    p.add_argument("--config", default="small", help="video tower preset (tiny | small | base) or a V2LC config folder")
+    p.add_argument("--text-model", default="minilm", help="'minilm' (all-MiniLM-L6-v2, offline), a random tower 'tiny' | 'small', or an id/folder")
+    p.add_argument("--init-from", default=None, help="continue from a trained V2LC model")
+    p.add_argument("--config-overrides", default=None, help="V2LC config fields, e.g. 'projection_dim=128,multi_positive_loss=mean'")
+    p.add_argument("--max-comments", type=int, default=8, help="comments per segment in a batch (drawn anew each epoch)")
+    p.add_argument("--epochs", type=float, default=10)
+    p.add_argument("--batch-size", type=int, default=64, help="segments per step and process (negatives: all processes' segments)")
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=20)
+    p.add_argument("--logging-steps", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
+    p.set_defaults(func=_train_v2lc)
+
+    p = sub.add_parser("extract-lc-features", help="one synthetic live-comment vector per clip (V2LC video tower), under the clip's id")
+    p.add_argument("source", metavar="CLIPS", help="manifest of clips (id, video[, start, end]), folder of clip videos, or frame features")
+    p.add_argument("--model", required=True, help="V2LC model folder or id")
+    p.add_argument("--out", required=True, help="feature store: Parquet shards (id, live_comment_features) + lc_features.json")
+    p.add_argument("--feature-model", default=None, help="image model for frame features (default: the one the V2LC config names)")
+    p.add_argument("--frame-size", type=int, default=None, help="default: the V2LC config's (its training data's), else 224")
+    p.add_argument("--segment-length", type=float, default=None, help="window seconds (default: the V2LC config's, else 8)")
+    p.add_argument("--id-column", default=None, help="id column of a frame-feature source (default: id, else segment_id)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace features made by another model or from another source")
+    p.set_defaults(func=_extract_lc_features)
 
 
 if __name__ == "__main__":

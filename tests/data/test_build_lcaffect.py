@@ -1,7 +1,6 @@
 """LCAffect segment dataset: generated videos + Bilibili danmaku XML / TwitchDownloader JSON -> 8 s segments with their
-live comments -> Parquet -> load_dataset -> V2LC; and synthetic live-comment features from videos or the dataset."""
+live comments -> Parquet -> load_dataset -> V2LC; and synthetic live-comment features of its segments or of whole videos."""
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -15,16 +14,10 @@ import torch
 from datasets import load_dataset
 from media_fixtures import colour_at, write_test_video
 
-from hf_livechat.data.builders.lcaffect import (
-    LCAffectBuildOptions,
-    SegmentConfig,
-    add_cli_parser,
-    build_lcaffect_dataset,
-    make_segments,
-)
+from hf_livechat.cli import main as cli_main
+from hf_livechat.data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset, make_segments
 from hf_livechat.data.chat import ChatMessage, write_bilibili_xml, write_twitch_json
-from hf_livechat.data.lc_features import add_cli_parser as add_extract_cli_parser
-from hf_livechat.data.lc_features import extract_segment_lc_features
+from hf_livechat.pipelines.lc_features import extract_lc_features, load_lc_features
 from hf_livechat.models.v2lc import V2LCConfig, V2LCModel, V2LCProcessor
 from hf_livechat.tokenization import default_tokenizer
 
@@ -201,42 +194,22 @@ def test_segment_rows_train_v2lc(built):
     assert model.video_projection.weight.grad.abs().sum() > 0
 
 
-def test_extract_lc_features_from_videos_and_from_the_dataset_agree(vod_folder, built, tmp_path):
+def test_extract_lc_features_of_the_segment_dataset(built, tmp_path):
     dataset_dir, _ = built
     model = tiny_v2lc().eval()
-    from_videos = tmp_path / "from_videos"
-    summary = extract_segment_lc_features(model, vod_folder / "manifest.jsonl", from_videos, frame_encoder=mean_colour_encoder, progress=False)
-    # Every window on the grid, comments or not: 5 + 3 + 3.
-    assert (summary.segments, summary.written_shards, summary.feature_dim) == (11, 3, 12)
-    video_rows = load_dataset("parquet", data_dir=str(from_videos), split="train")
-    assert sorted(video_rows["segment_id"]) == sorted([f"danmaku-{k}" for k in range(5)] + [f"twitch{v}-{k}" for v in (0, 1) for k in range(3)])
-    assert set(video_rows.column_names) == {"segment_id", "vod_id", "start", "end", "live_comment_features"}
-
-    from_dataset = tmp_path / "from_dataset"
-    summary = extract_segment_lc_features(model, dataset_dir, from_dataset, progress=False)
-    dataset_rows = load_dataset("parquet", data_dir=str(from_dataset))
-    assert set(dataset_rows) == set(load_dataset(str(dataset_dir)))
-    by_id = {r["segment_id"]: r for r in video_rows}
+    out = tmp_path / "lc"
+    summary = extract_lc_features(model, dataset_dir, out, progress=False)
     segments = load_dataset(str(dataset_dir))
-    for split, rows in dataset_rows.items():
-        for row, segment in zip(rows, segments[split]):
-            assert row["segment_id"] == segment["segment_id"] and row["start"] == segment["start"]
-            # The same segment, through the video path or the dataset path, gets the same vector.
-            np.testing.assert_allclose(row["live_comment_features"], by_id[row["segment_id"]]["live_comment_features"], atol=1e-5)
+    assert (summary.clips, summary.feature_dim) == (sum(len(s) for s in segments.values()), 12)
+    vectors = load_lc_features(out)
+    for split in segments.values():
+        for segment in split:
+            # An 8 s segment is exactly one window: its vector is the video tower's, under its own segment_id.
             with torch.no_grad():
                 direct = model.get_video_features(torch.tensor(np.asarray(segment["video_features"]))[None])
-            np.testing.assert_allclose(row["live_comment_features"], torch.nn.functional.normalize(direct, dim=-1)[0], atol=1e-5)
-
-    # Resume: a deleted shard is rewritten, the others are kept.
-    (from_videos / "twitch1.parquet").unlink()
-    summary = extract_segment_lc_features(model, vod_folder / "manifest.jsonl", from_videos, frame_encoder=mean_colour_encoder, progress=False)
-    assert (summary.written_shards, summary.resumed_shards, summary.segments) == (1, 2, 11)
-    assert not list(from_videos.glob(".*.tmp"))
-
-    with pytest.raises(ValueError, match="3-d but the model expects video_feature_dim=5"):
-        extract_segment_lc_features(tiny_v2lc(video_feature_dim=5), dataset_dir, tmp_path / "bad", progress=False)
-    with pytest.raises(ValueError, match="names no feature_model"):
-        extract_segment_lc_features(model, vod_folder / "manifest.jsonl", tmp_path / "none", progress=False)
+            np.testing.assert_allclose(vectors[segment["segment_id"]], torch.nn.functional.normalize(direct, dim=-1)[0], atol=1e-5)
+    with pytest.raises(ValueError, match="3\\]-d but the model expects video_feature_dim=5"):
+        extract_lc_features(tiny_v2lc(video_feature_dim=5), dataset_dir, tmp_path / "bad", progress=False)
 
 
 @pytest.fixture
@@ -248,26 +221,21 @@ def offline_backbone():
 
 
 def test_command_line_builds_and_extracts_with_the_offline_backbone(vod_folder, offline_backbone, tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="hf-livechat")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_cli_parser(subparsers)
-    add_extract_cli_parser(subparsers)
-
     dataset = tmp_path / "dataset"
-    args = parser.parse_args(["build-lcaffect", str(vod_folder / "manifest.jsonl"), "--out", str(dataset), "--feature-model", "none", "--max-comments", "0"])
-    args.func(args)
+    assert cli_main(["build-lcaffect", str(vod_folder / "manifest.jsonl"), "--out", str(dataset), "--feature-model", "none", "--max-comments", "0"]) == 0
     assert "segments: test 3" in capsys.readouterr().out
     rows = load_dataset(str(dataset))["test"]
     assert "video_features" not in rows.column_names and max(len(c) for c in rows["comments"]) == 12  # no cap
 
     # A V2LC model whose config names its image model: the extraction uses it without being told.
     model = tiny_v2lc(video_feature_dim=1280, feature_model="efficientnet-lite0")
-    with pytest.raises(ValueError, match="has no video_features"):
-        extract_segment_lc_features(model, dataset, tmp_path / "nothing", progress=False)
+    with pytest.raises(ValueError, match="no 'video_features' column"):
+        extract_lc_features(model, dataset, tmp_path / "nothing", progress=False)
     model.save_pretrained(tmp_path / "v2lc")
     out = tmp_path / "lc"
-    args = parser.parse_args(["extract-lc-features", str(vod_folder / "manifest.jsonl"), "--model", str(tmp_path / "v2lc"), "--out", str(out), "--frame-size", "32"])
-    args.func(args)
-    assert "11 segments -> 12-d live-comment features" in capsys.readouterr().out
-    vectors = np.asarray(load_dataset("parquet", data_dir=str(out), split="train")["live_comment_features"])
-    assert vectors.shape == (11, 12) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    # A folder of videos: each file is one clip (40 s and 24 s long here), with one vector under its file stem.
+    assert cli_main(["extract-lc-features", str(vod_folder), "--model", str(tmp_path / "v2lc"), "--out", str(out), "--frame-size", "32"]) == 0
+    assert "3 clips -> 12-d live-comment features" in capsys.readouterr().out
+    vectors = load_lc_features(out)
+    assert sorted(vectors) == ["danmaku", "twitch0", "twitch1"]
+    assert all(v.shape == (12,) and abs(np.linalg.norm(v) - 1) < 1e-5 for v in vectors.values())

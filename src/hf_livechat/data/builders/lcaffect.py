@@ -4,12 +4,12 @@ they played, the positives of V2LC's video <-> live comment contrastive training
 A VOD is cut on a grid of `segment_length` seconds (or a sliding grid with `stride`); a segment is kept when at least
 `min_comments` comments (after the chat filters) fall in `[start, end)`. The build shares LiveChat's machinery
 (`builders/common.py`): one Parquet shard per VOD written atomically, `build_state.json` for resume, a VOD that
-cannot be read skipped and reported, a card that `load_dataset(folder)` reads. No torch here.
+cannot be read skipped and reported, a card that `load_dataset(folder)` reads. No torch here; the command line
+(`hf-livechat build-lcaffect`) lives in `hf_livechat.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 from collections.abc import Sequence
@@ -23,7 +23,6 @@ from .common import (
     BuildSummary,
     FrameEncoder,
     VodShardBuilder,
-    clear_out_dir,
     comment_feature,
     comment_rows,
     encode_run_frames,
@@ -36,7 +35,6 @@ __all__ = [
     "LCAffectDatasetBuilder",
     "Segment",
     "SegmentConfig",
-    "add_cli_parser",
     "build_lcaffect_dataset",
     "make_segments",
     "segment_starts",
@@ -361,54 +359,3 @@ def build_lcaffect_dataset(
     return LCAffectDatasetBuilder(out_dir, options, frame_encoder).build(
         sources, on_error=on_error, progress=progress, processes=processes
     )
-
-
-# -- command line ----------------------------------------------------------------------------------------------------
-
-
-def _run_cli(args: argparse.Namespace) -> None:
-    from ...distributed import launched_processes
-
-    processes = launched_processes()
-    if args.overwrite:
-        clear_out_dir(args.out, processes)
-    options = LCAffectBuildOptions(
-        segments=SegmentConfig(
-            segment_length=args.segment_length,
-            stride=args.stride,
-            min_comments=args.min_comments,
-            max_comments=args.max_comments or None,
-        ),
-        filters=ChatFilters.keep_all() if args.keep_all_chat else ChatFilters(),
-        feature_model=None if args.feature_model == "none" else args.feature_model,
-        frame_size=args.frame_size,
-        split_by=args.split_by,
-        seed=args.seed,
-        bad_records=args.bad_records,
-    )
-    summary = build_lcaffect_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
-    if processes is not None and processes.process_index != 0:
-        return
-    print(summary.format())
-    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
-
-
-def add_cli_parser(subparsers) -> argparse.ArgumentParser:
-    """Registers `build-lcaffect` on an `argparse` subparsers object (its `func` default runs the build)."""
-    p = subparsers.add_parser("build-lcaffect", help="build an LCAffect segment dataset (8 s segments + their live comments)")
-    p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, streamer, category, vod_id, split) or a folder")
-    p.add_argument("--out", required=True)
-    p.add_argument("--feature-model", default="timm/resnet50.a1_in1k", help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
-    p.add_argument("--frame-size", type=int, default=224)
-    p.add_argument("--segment-length", type=float, default=8.0)
-    p.add_argument("--stride", type=float, default=None, help="seconds between segment starts (default: the segment length)")
-    p.add_argument("--min-comments", type=int, default=5)
-    p.add_argument("--max-comments", type=int, default=32, help="comments stored per segment (0: all)")
-    p.add_argument("--split-by", choices=["vod", "streamer"], default="vod")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep-all-chat", action="store_true", help="disable the chat filters")
-    p.add_argument("--bad-records", choices=["raise", "skip"], default="raise", help="malformed chat records")
-    p.add_argument("--on-error", choices=["skip", "raise"], default="skip", help="VODs that cannot be read")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=_run_cli)
-    return p

@@ -1,5 +1,7 @@
 from .configuration_v2lc import V2LCConfig
 from .modeling_v2lc import (
+    LOGIT_SCALE_MAX,
+    V2LCContrastiveLoss,
     V2LCFrameEncoder,
     V2LCModel,
     V2LCOutput,

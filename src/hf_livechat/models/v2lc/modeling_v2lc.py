@@ -5,6 +5,7 @@ This file only uses relative imports so that `save_pretrained` can copy it next 
 """
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,13 +24,18 @@ from transformers.utils import ModelOutput
 from .configuration_v2lc import V2LCConfig
 
 
+# CLIP's ceiling on the temperature: logits at most 100 x cosine similarity, so the loss cannot collapse onto a
+# near-argmax and the training stays stable.
+LOGIT_SCALE_MAX = 100.0
+
+
 @dataclass
 class V2LCOutput(ModelOutput):
     """
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `return_loss=True`):
-            Symmetric contrastive loss: the mean of the multi-positive video->comment loss and the comment->video
-            cross-entropy. Under multi-process training it is computed over the global batch.
+            Symmetric contrastive loss of this batch: the mean of the multi-positive video->comment loss and the
+            comment->video cross-entropy.
         logits_per_video (`torch.FloatTensor` of shape `(num_segments, num_comments)`):
             Scaled cosine similarities between this batch's segments and comments.
         logits_per_text (`torch.FloatTensor` of shape `(num_comments, num_segments)`):
@@ -40,6 +46,8 @@ class V2LCOutput(ModelOutput):
             L2-normalised comment embeddings; comments that were padding (all-zero attention mask) are left out.
         comment_segment_ids (`torch.LongTensor` of shape `(num_comments,)`):
             Index of the segment each comment of `text_embeds` belongs to.
+        logit_scale (`torch.FloatTensor` of shape `()`):
+            The temperature `exp(logit_scale)`, clamped at 100, that scales the logits (for losses computed outside).
     """
 
     loss: torch.FloatTensor | None = None
@@ -48,6 +56,7 @@ class V2LCOutput(ModelOutput):
     video_embeds: torch.FloatTensor | None = None
     text_embeds: torch.FloatTensor | None = None
     comment_segment_ids: torch.LongTensor | None = None
+    logit_scale: torch.FloatTensor | None = None
 
 
 def multi_positive_contrastive_loss(
@@ -97,22 +106,20 @@ def retrieval_accuracy(logits_per_video: torch.Tensor, comment_segment_ids: torc
     }
 
 
-def _is_distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-    """Concatenates `tensor` from every process along dim 0 (sizes may differ). Float tensors keep their autograd
-    graph (`torch.distributed.nn.functional.all_gather`), so every process can compute the global-batch loss and
-    backpropagate into its own features; integer tensors are gathered without gradients.
-
-    Returns the gathered tensor and the per-process sizes. Without an initialised process group (or with one
-    process) the tensor is returned unchanged.
+def gather_with_grad(tensor: torch.Tensor, world_size: int) -> tuple[torch.Tensor, list[int]]:
+    """Concatenates `tensor` from the `world_size` processes of the default process group along dim 0 (sizes may
+    differ). Float tensors keep their autograd graph (`torch.distributed.nn.functional.all_gather`), so every
+    process can compute the global-batch loss and backpropagate into its own features; integer tensors are gathered
+    without gradients. Returns the gathered tensor and the per-process sizes; with `world_size=1`, the tensor as is.
     """
-    if not _is_distributed():
+    if world_size == 1:
         return tensor, [tensor.shape[0]]
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(f"world_size={world_size} but no torch.distributed process group is initialised")
+    if dist.get_world_size() != world_size:
+        raise ValueError(f"world_size={world_size} but the process group has {dist.get_world_size()} processes")
     size = torch.tensor([tensor.shape[0]], device=tensor.device)
-    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size())]
+    sizes = [torch.zeros_like(size) for _ in range(world_size)]
     dist.all_gather(sizes, size)
     sizes = [int(s.item()) for s in sizes]
     # Collectives need equal shapes: pad to the largest piece, gather, then cut the padding off.
@@ -125,6 +132,37 @@ def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         pieces = [torch.empty_like(padded) for _ in sizes]
         dist.all_gather(pieces, padded.contiguous())
     return torch.cat([piece[:n] for piece, n in zip(pieces, sizes)]), sizes
+
+
+class V2LCContrastiveLoss(nn.Module):
+    """The multi-positive contrastive loss over the global batch of `world_size` processes, as open_clip's
+    `ClipLoss(rank, world_size)`: each process gathers every process's embeddings (with gradients to its own) and
+    computes the same global loss. Under DDP, whose gradient averaging divides by `world_size` what the gather's
+    backward summed over `world_size` identical losses, the gradients equal those of one process holding the whole
+    batch.
+
+    Args:
+        rank: this process's index (`TrainingArguments.process_index`); it offsets the segment ids of its comments.
+        world_size: number of processes (`TrainingArguments.world_size`); 1 computes the local loss.
+        multi_positive_loss: `"mil_nce"` or `"mean"` (see [`V2LCConfig`]).
+    """
+
+    def __init__(self, rank: int = 0, world_size: int = 1, multi_positive_loss: str = "mil_nce"):
+        super().__init__()
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must lie in [0, world_size={world_size}), got {rank}")
+        self.rank, self.world_size, self.multi_positive_loss = rank, world_size, multi_positive_loss
+
+    def forward(
+        self, video_embeds: torch.Tensor, text_embeds: torch.Tensor, comment_segment_ids: torch.Tensor, logit_scale: torch.Tensor
+    ) -> torch.Tensor:
+        """`video_embeds` (local segments, D) and `text_embeds` (local comments, D), both L2-normalised;
+        `comment_segment_ids` index the local segments; `logit_scale` is the (clamped) temperature `exp(t)`."""
+        all_video, video_sizes = gather_with_grad(video_embeds, self.world_size)
+        all_text, _ = gather_with_grad(text_embeds, self.world_size)
+        # Segment ids become global: offset this process's ids by the segments of the processes before it.
+        all_segment_ids, _ = gather_with_grad(comment_segment_ids + sum(video_sizes[: self.rank]), self.world_size)
+        return multi_positive_contrastive_loss(logit_scale * all_video @ all_text.t(), all_segment_ids, self.multi_positive_loss)
 
 
 def eager_attention_forward(
@@ -337,6 +375,10 @@ class V2LCModel(V2LCPreTrainedModel):
     def get_input_embeddings(self):
         return self.text_model.get_input_embeddings()
 
+    def clamped_logit_scale(self) -> torch.Tensor:
+        """`exp(logit_scale)`, at most `LOGIT_SCALE_MAX` (100, as CLIP)."""
+        return self.logit_scale.clamp(max=math.log(LOGIT_SCALE_MAX)).exp()
+
     @classmethod
     def from_text_pretrained(cls, text_model_name_or_path: str, config: V2LCConfig | None = None, **config_kwargs) -> "V2LCModel":
         """A V2LC model whose text tower starts from a pretrained checkpoint (e.g. all-MiniLM-L6-v2); the video tower,
@@ -379,6 +421,7 @@ class V2LCModel(V2LCPreTrainedModel):
             if pixel_values is None:
                 raise ValueError(f"This V2LC model wraps a {self.config.video_config.model_type} video model: pass pixel_values")
             hidden_states = self.video_model(pixel_values=pixel_values).last_hidden_state
+            # "cls" is only allowed (V2LCConfig) for towers whose token 0 is a trained [CLS] token.
             pooled = hidden_states[:, 0] if self.config.video_pooling == "cls" else hidden_states.mean(dim=1)
         return self.video_projection(pooled)
 
@@ -460,8 +503,8 @@ class V2LCModel(V2LCPreTrainedModel):
         comment_segment_ids (`torch.LongTensor` of shape `(num_comments,)`, *optional*):
             Segment index of each flat comment.
         return_loss (`bool`, defaults to `True`):
-            Compute the contrastive loss. When a `torch.distributed` process group is initialised, features are
-            gathered from every process (with gradients) so that the loss is the one of the global batch.
+            Compute the contrastive loss of this batch (for the loss over the batches of several processes, use
+            [`V2LCContrastiveLoss`] with their rank and world size on the returned embeddings).
         """
         video_embeds = self.get_video_features(video_features, video_mask, pixel_values)
         if input_ids is None:
@@ -473,19 +516,14 @@ class V2LCModel(V2LCPreTrainedModel):
 
         video_embeds = F.normalize(video_embeds, dim=-1)
         text_embeds = F.normalize(text_embeds, dim=-1)
-        logit_scale = self.logit_scale.exp()
+        logit_scale = self.clamped_logit_scale()
         logits_per_video = logit_scale * video_embeds @ text_embeds.t()
 
         loss = None
         if return_loss:
-            all_video, video_sizes = gather_with_grad(video_embeds)
-            all_text, _ = gather_with_grad(text_embeds)
-            # Segment ids become global: offset each process's ids by the segments of the processes before it.
-            rank = dist.get_rank() if _is_distributed() else 0
-            all_segment_ids, _ = gather_with_grad(comment_segment_ids + sum(video_sizes[:rank]))
-            loss = multi_positive_contrastive_loss(
-                logit_scale * all_video @ all_text.t(), all_segment_ids, self.config.multi_positive_loss
-            )
+            # This batch only: the training recipe gathers negatives across processes with `V2LCContrastiveLoss(rank,
+            # world_size)`, outside the model, so the model never reads global distributed state.
+            loss = multi_positive_contrastive_loss(logits_per_video, comment_segment_ids, self.config.multi_positive_loss)
         return V2LCOutput(
             loss=loss,
             logits_per_video=logits_per_video,
@@ -493,6 +531,7 @@ class V2LCModel(V2LCPreTrainedModel):
             video_embeds=video_embeds,
             text_embeds=text_embeds,
             comment_segment_ids=comment_segment_ids,
+            logit_scale=logit_scale,
         )
 
 
@@ -501,6 +540,8 @@ __all__ = [
     "V2LCModel",
     "V2LCOutput",
     "V2LCFrameEncoder",
+    "V2LCContrastiveLoss",
+    "LOGIT_SCALE_MAX",
     "multi_positive_contrastive_loss",
     "retrieval_accuracy",
     "gather_with_grad",
