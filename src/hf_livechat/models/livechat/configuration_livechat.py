@@ -6,6 +6,13 @@ from transformers import PreTrainedConfig
 
 MODALITIES = ("video", "transcript", "chat")
 CHAT_ENCODER_TYPES = ("comment", "token")
+CHOICES = {
+    "chat_encoder_type": CHAT_ENCODER_TYPES,
+    "layer_norm_position": ("pre", "post"),
+    "comment_pooling": ("mean", "cls"),
+    "transcript_memory": ("tokens", "cls"),
+    "context_sampling": ("latest", "random"),
+}
 
 
 @strict
@@ -80,6 +87,31 @@ class LiveChatConfig(PreTrainedConfig):
             Side of the square frames the feature model sees.
         mlm_probability (`float`, defaults to 0.15):
             Share of transcript and chat tokens masked by the pretraining objective.
+        mlm_mask_share (`float`, defaults to 0.8):
+            Share of the chosen tokens replaced by `[MASK]`; the rest is split evenly between a random token and the
+            unchanged token (BERT's 80/10/10; the reference code masks all of them: 1.0).
+        layer_norm_position (`str`, defaults to `"pre"`):
+            `"pre"`: layer norm before each attention / feed-forward block (stable from scratch, no warm-up needed).
+            `"post"`: after the residual sum, as BERT and the reference code.
+        comment_pooling (`str`, defaults to `"mean"`):
+            How a context comment becomes one vector in `"comment"` mode: `"mean"` over its tokens and summary slot,
+            or `"cls"`, its summary slot only (the reference code's [CLS] pooling).
+        transcript_memory (`str`, defaults to `"tokens"`):
+            `"tokens"`: the decoder attends over every transcript token. `"cls"`: over the transcript's summary slot
+            only (the reference code's single [CLS] vector).
+        context_sampling (`str`, defaults to `"latest"`):
+            Which context comments training keeps when a clip has more than `max_context_comments`: the latest, or
+            a random subset in their order (the reference code). Evaluation always keeps the latest.
+        text_encoder (`dict`, *optional*):
+            Config (`to_dict()`, with `model_type`) of a BERT-family model used as the transcript and chat encoders in
+            place of LiveChat's own; its hidden states are projected to `d_model`. Set it with
+            [`LiveChatConfig.with_text_encoder`]; load its weights with
+            `model.get_encoder().load_pretrained_text_encoders()`.
+        text_encoder_name_or_path (`str`, *optional*):
+            Where the text encoders' pretrained weights come from (a Hub id or folder).
+        copy_mechanism (`bool`, defaults to `False`):
+            Mix a copy distribution over the context's transcript and chat tokens into the LM head (pointer-generator):
+            lets the model repeat names, memes and emotes it saw in the context.
     """
 
     model_type = "livechat"
@@ -117,6 +149,14 @@ class LiveChatConfig(PreTrainedConfig):
     feature_model: str = "timm/resnet50.a1_in1k"
     frame_size: int = 224
     mlm_probability: float = 0.15
+    mlm_mask_share: float = 0.8
+    layer_norm_position: str = "pre"
+    comment_pooling: str = "mean"
+    transcript_memory: str = "tokens"
+    context_sampling: str = "latest"
+    text_encoder: dict | None = None
+    text_encoder_name_or_path: str | None = None
+    copy_mechanism: bool = False
     use_cache: bool = True
     pad_token_id: int | None = 0
     bos_token_id: int | None = 101
@@ -137,13 +177,58 @@ class LiveChatConfig(PreTrainedConfig):
             raise ValueError(
                 f"cross_attention_order must be a permutation of {list(MODALITIES)}, got {self.cross_attention_order}"
             )
-        if self.chat_encoder_type not in CHAT_ENCODER_TYPES:
-            raise ValueError(f"chat_encoder_type must be one of {CHAT_ENCODER_TYPES}, got {self.chat_encoder_type!r}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+        if self.text_encoder is not None:
+            if "model_type" not in self.text_encoder:
+                raise ValueError("text_encoder must be a config dict with a model_type (see LiveChatConfig.with_text_encoder)")
+            if self.text_encoder.get("vocab_size", self.vocab_size) != self.vocab_size:
+                raise ValueError(
+                    f"the text encoder's vocabulary ({self.text_encoder.get('vocab_size')} tokens) differs from "
+                    f"vocab_size={self.vocab_size}: use the text encoder's tokenizer for LiveChat"
+                )
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads_name):
                 raise ValueError(f"d_model ({self.d_model}) must be divisible by {heads_name}")
         if self.max_transcript_length > self.max_position_embeddings or self.max_chat_length > self.max_position_embeddings:
             raise ValueError("max_transcript_length and max_chat_length must not exceed max_position_embeddings")
+
+    @classmethod
+    def with_text_encoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":
+        """A config whose transcript and chat encoders are the BERT-family model `name_or_path` (any checkpoint
+        `AutoModel` loads, e.g. `prajjwal1/bert-mini`, MiniLM-L6). Only its config is read here."""
+        from transformers import AutoConfig
+
+        text_config = AutoConfig.from_pretrained(name_or_path).to_dict()
+        for key in ("architectures", "transformers_version", "_name_or_path", "auto_map", "dtype", "torch_dtype"):
+            text_config.pop(key, None)
+        kwargs.setdefault("vocab_size", text_config.get("vocab_size", 30522))
+        return cls(text_encoder=text_config, text_encoder_name_or_path=str(name_or_path), **kwargs)
+
+    @classmethod
+    def reference_code(cls, text_encoder: str | None = None, **kwargs) -> "LiveChatConfig":
+        """The published LiveChat reference code where it matters (see the README's table): cross-attention
+        chat -> transcript -> video, post-norm layers, [CLS]-pooled comments, the transcript as one [CLS] vector,
+        20 % masked-LM masking all to [MASK], context comments sampled at random. With `text_encoder` (the reference
+        uses `prajjwal1/bert-mini`) the transcript and chat encoders are that pretrained BERT; without it, LiveChat's
+        own encoders at bert-mini's size (4 layers, 4 heads, feed-forward 1024), trained from scratch."""
+        preset = dict(
+            cross_attention_order=["chat", "transcript", "video"],
+            layer_norm_position="post",
+            comment_pooling="cls",
+            transcript_memory="cls",
+            chat_encoder_type="comment",
+            mlm_probability=0.2,
+            mlm_mask_share=1.0,
+            context_sampling="random",
+            encoder_attention_heads=4,
+            encoder_ffn_dim=1024,
+        )
+        preset.update(kwargs)
+        if text_encoder is not None:
+            return cls.with_text_encoder(text_encoder, **preset)
+        return cls(**preset)
 
 
 __all__ = ["LiveChatConfig"]
