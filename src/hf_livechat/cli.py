@@ -83,7 +83,8 @@ def _evaluate(args):
     if args.ablate:
         ablations += [(name.strip(),) for name in args.ablate.split(",") if name.strip()]
     results = evaluate_model(
-        args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric
+        args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric,
+        length_normalize=not args.sum_log_probs,
     )
     print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
     if args.json:
@@ -260,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["livechat", "livechat-popular", "livechat-random", "livebot"], default="livechat")
     p.add_argument("--ablate", default="", help="comma-separated modalities to remove in extra runs: video,transcript,chat")
     p.add_argument("--paper-metric", action="store_true", help="reproduce the published (inflated) R@k>1/MR/MRR computation")
+    p.add_argument(
+        "--sum-log-probs",
+        action="store_true",
+        help="score a candidate by the sum of its token log-probabilities (the reference code) instead of the mean",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", default=None, help="write the metrics to this file")

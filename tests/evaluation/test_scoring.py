@@ -93,6 +93,20 @@ def test_sum_of_log_probabilities(model, processor, rows, candidate_sets):
     np.testing.assert_allclose(summed, reference, atol=1e-4)
 
 
+def test_evaluate_ranking_can_rank_by_the_sum_of_log_probabilities(model, processor, rows, candidate_sets):
+    """The reference code sums token log-probabilities; `evaluate_ranking` defaults to the mean."""
+    from hf_livechat.evaluation.ranking_metrics import ranking_metrics
+
+    positives = [s.positive_indices for s in candidate_sets]
+    for length_normalize in (True, False):
+        scores = rank_candidates(model, processor, rows, candidate_sets, length_normalize=length_normalize, show_progress=False)
+        metrics = evaluate_ranking(model, processor, rows, candidate_sets, length_normalize=length_normalize, show_progress=False)
+        assert metrics["mrr"] == ranking_metrics(scores, positives)["mrr"]
+    default = evaluate_ranking(model, processor, rows, candidate_sets, show_progress=False)
+    summed = evaluate_ranking(model, processor, rows, candidate_sets, length_normalize=False, show_progress=False)
+    assert default["mrr"] != summed["mrr"]  # candidates of different lengths rank differently
+
+
 @pytest.mark.parametrize("ablate", [("video",), ("transcript",), ("chat",), ("video", "transcript", "chat")])
 def test_ablation_matches_the_reference_and_changes_the_scores(model, processor, rows, candidate_sets, ablate):
     sets = candidate_sets[:3]

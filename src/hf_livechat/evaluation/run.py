@@ -33,12 +33,15 @@ def evaluate_model(
     device: str | None = None,
     show_progress: bool = True,
     group_of: Callable[[Mapping], str] | None = None,
+    length_normalize: bool = True,
 ) -> dict[str, dict]:
     """Ranks each clip's candidate comments with the model, once per ablation (`()` = all modalities).
 
     Returns `{setting: metrics}` where setting is `"full"` or `"no video"` / `"no video+chat"` and metrics holds
     `recall@1/2/5/10`, `mean_rank`, `mrr`, `num_queries`, `protocol` (plus `skipped`: clips without candidates).
     With `group_of` (clip row -> label), each setting also holds `"recall@1 by group"` (see `evaluate_ranking`).
+    `length_normalize=False` scores a candidate by the sum of its token log-probabilities (the reference code)
+    instead of the mean.
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..training.train import load_clip_dataset
@@ -76,6 +79,7 @@ def evaluate_model(
             paper_metric=paper_metric,
             show_progress=show_progress,
             groups=groups,
+            length_normalize=length_normalize,
         )
         metrics["skipped"] = dict(candidate_sets.skipped)
         results[name] = metrics

@@ -145,9 +145,12 @@ def evaluate_ranking(
     paper_metric: bool = False,
     show_progress: bool = True,
     groups: Sequence[str] | None = None,
+    length_normalize: bool = True,
 ) -> dict:
     """Scores the candidate sets (`rank_candidates`) and returns `ranking_metrics` for them. With `groups` (a label
-    per candidate set), the result also holds `"recall@1 by group"`: `{"<label> (<count>)": recall@1}`."""
+    per candidate set), the result also holds `"recall@1 by group"`: `{"<label> (<count>)": recall@1}`.
+    `length_normalize=False` ranks by the sum of the candidate's token log-probabilities, as the reference code
+    does (it favours short candidates); the default, the mean, does not."""
     scores = rank_candidates(
         model,
         processor,
@@ -157,6 +160,7 @@ def evaluate_ranking(
         device=device,
         ablate=ablate,
         show_progress=show_progress,
+        length_normalize=length_normalize,
     )
     protocols = {s.protocol for s in candidate_sets}
     positives = [s.positive_indices for s in candidate_sets]

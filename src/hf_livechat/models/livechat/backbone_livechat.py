@@ -213,8 +213,14 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         # horizon; older comments (evaluation keeps more) share the last row, so every row used at evaluation is
         # one that training reaches. Row 0 is the chat memory's null slot. Added to pooled comments ("comment"
         # mode, d_model) or to token embeddings ("token" mode, the text encoder's width).
-        width = config.d_model if config.chat_encoder_type == "comment" else text_width
-        self.comment_positions = nn.Embedding(config.max_context_comments + 1, width)
+        # Masked-LM pretraining (no video: no memories) reads token states only; "comment" mode adds recency after
+        # pooling, so there it has no recency table.
+        if config.chat_encoder_type == "token":
+            self.comment_positions = nn.Embedding(config.max_context_comments + 1, text_width)
+        elif "video" in self.modalities:
+            self.comment_positions = nn.Embedding(config.max_context_comments + 1, config.d_model)
+        else:
+            self.comment_positions = None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -289,6 +295,11 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         if self.config.chat_encoder_type == "token":
             attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=2)
             within, comment_index = self._split_comments(input_ids, attention_mask)
+            if input_ids.shape[1] and int((within * attention_mask).max()) > self.config.max_comment_length:
+                raise ValueError(
+                    f"A chat comment has more than max_comment_length={self.config.max_comment_length} tokens before "
+                    "its [SEP]: in 'token' mode each comment ends with [SEP] (LiveChatProcessor does this)"
+                )
             # Each token's comment, counted from the newest comment (the last one, even without a closing [SEP]).
             last = (comment_index * attention_mask).amax(-1, keepdim=True) if input_ids.shape[1] else comment_index
             recency = ((last - comment_index + 1) * attention_mask).clamp(max=self.config.max_context_comments)
@@ -304,6 +315,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         batch_size, num_comments, length = input_ids.shape
         flat_ids, flat_mask = input_ids.reshape(-1, length), attention_mask.reshape(-1, length)
         token_states, token_mask = self.chat_encoder(self._embed(self.chat_encoder, flat_ids), flat_mask, **kwargs)
+        token_states_by_comment = token_states[:, 1:].reshape(batch_size, num_comments, length, -1)
+        if self.comment_positions is None:
+            return None, None, token_states_by_comment
         if self.config.comment_pooling == "cls":
             pooled = token_states[:, 0]
         else:
@@ -317,7 +331,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         memory = torch.cat([pooled.new_zeros(batch_size, 1, pooled.shape[-1]), pooled], dim=1)
         memory = memory + self.comment_positions(recency).to(pooled.dtype)
         mask = torch.cat([comment_mask.new_ones(batch_size, 1), comment_mask], dim=1)
-        return memory, mask, token_states[:, 1:].reshape(batch_size, num_comments, length, -1)
+        return memory, mask, token_states_by_comment
 
     def _split_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For a `[SEP]`-joined chat sequence: each token's index inside its comment and its comment's index (from
