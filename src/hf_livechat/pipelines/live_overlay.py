@@ -28,7 +28,7 @@ PAGE = """<!doctype html>
 </style></head>
 <body>
 <script>
-  const SCROLL_SECONDS = %(scroll)s, LANES = Math.max(1, Math.floor(window.innerHeight / 40));
+  const SCROLL_SECONDS = __SCROLL_SECONDS__, LANES = Math.max(1, Math.floor(window.innerHeight / 40));
   let lane = 0;
   function show(comment) {
     const line = document.createElement("div");
@@ -37,7 +37,7 @@ PAGE = """<!doctype html>
     line.dataset.time = comment.time;
     line.style.top = (lane * 40) + "px";
     line.style.setProperty("--seconds", SCROLL_SECONDS + "s");
-    lane = (lane + 1) %% LANES;
+    lane = (lane + 1) % LANES;
     line.addEventListener("animationend", () => line.remove());
     document.body.appendChild(line);
   }
@@ -113,7 +113,7 @@ class CommentOverlay:
 
     # -- handlers --------------------------------------------------------------------------------------------------
     def _page(self, handler) -> None:
-        body = (PAGE % {"scroll": self.scroll_seconds}).encode("utf-8")
+        body = PAGE.replace("__SCROLL_SECONDS__", repr(float(self.scroll_seconds))).encode("utf-8")
         handler.send_response(200)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
         handler.send_header("Content-Length", str(len(body)))
