@@ -183,3 +183,23 @@ def test_gathered_negatives_give_the_loss_and_gradients_of_one_process_holding_t
         V2LCContrastiveLoss(rank=2, world_size=2)
     with pytest.raises(RuntimeError, match="no torch.distributed process group"):
         V2LCContrastiveLoss(0, 2)(torch.randn(2, 4), torch.randn(2, 4), torch.arange(2), torch.tensor(10.0))
+
+
+@pytest.mark.slow  # torchrun starts two processes that each import torch and transformers
+def test_example_trains_under_torchrun_with_two_processes(segments, tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(root / "examples" / "train_v2lc.py"),
+        "--dataset_dir", str(segments), "--output_dir", str(out), "--config", "tiny", "--text_model", "tiny",
+        "--num_train_epochs", "6", "--per_device_train_batch_size", "6", "--learning_rate", "3e-3",
+        "--max_comments_per_segment", "4", "--disable_tqdm", "true",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("| comment -> video |") == 1  # the main process evaluates
+    assert "| processes | 2 |" in (out / "README.md").read_text()
+    metrics = json.loads((out / "retrieval.json").read_text())
+    assert metrics["comment_to_video_r1"] > 2 * metrics["chance_comment_to_video_r1"]
