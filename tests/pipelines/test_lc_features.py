@@ -112,9 +112,9 @@ def test_frame_feature_clips_get_one_vector_each_and_resume(tmp_path):
     np.testing.assert_allclose(vectors["dia1_utt0"], mean / np.linalg.norm(mean), atol=1e-5)
     np.testing.assert_allclose(vectors["dia3_utt0"], tower(model, np.asarray(source[3]["video_features"])), atol=1e-5)
 
-    # The same model and source resume: a deleted shard is rewritten, the others kept.
+    # The same model and the same clips (rebuilt, as in a new session) resume: a deleted shard is rewritten.
     next(out.glob("lc-features-00001-*.parquet")).unlink()
-    summary = extract_lc_features(model, source, out, shard_size=2, progress=False)
+    summary = extract_lc_features(model, feature_source(), out, shard_size=2, progress=False)
     assert (summary.written_shards, summary.resumed_shards) == (1, 2)
     assert load_lc_features(out).keys() == vectors.keys()
 

@@ -138,15 +138,18 @@ def read_clips(source, id_column: str | None = None) -> tuple[list[Clip], str]:
     frame-feature source (see `open_frame_feature_source`), or a list of `Clip`s."""
     if isinstance(source, (list, tuple)):
         clips = list(source)
-        fingerprint = _sha256(json.dumps([[c.id, str(c.video), c.start, c.end, _array_digest(c.features)] for c in clips]))
     elif isinstance(source, Dataset) or not Path(source).is_file() and not _video_files(Path(source)):
         dataset = open_frame_feature_source(source, id_column).with_format("numpy", columns=["video_features"], output_all_columns=True)
         clips = [Clip(str(row["id"]), features=np.asarray(row["video_features"], dtype=np.float32)) for row in dataset]
-        fingerprint = dataset._fingerprint if isinstance(source, Dataset) else _folder_fingerprint(Path(source))
     else:
         path = Path(source)
         clips = _read_clip_manifest(path) if path.is_file() else [Clip(p.stem, p) for p in _video_files(path)]
-        fingerprint = _sha256(json.dumps([[c.id, c.video.name, c.video.stat().st_size if c.video.is_file() else None, c.start, c.end] for c in clips]))
+    # By content, not by path or object: the same clips give the same fingerprint in a later session (resume).
+    fingerprint = _sha256(json.dumps([
+        [c.id, c.video.name if c.video else None, c.video.stat().st_size if c.video and c.video.is_file() else None,
+         c.start, c.end, _array_digest(c.features)]
+        for c in clips
+    ]))  # fmt: skip
     ids = [c.id for c in clips]
     if not clips:
         raise ValueError(f"{source}: no clips found")
@@ -158,11 +161,6 @@ def read_clips(source, id_column: str | None = None) -> tuple[list[Clip], str]:
 
 def _video_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
-
-
-def _folder_fingerprint(folder: Path) -> str:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".parquet", ".npy", ".arrow", ".json"))
-    return _sha256(json.dumps([[str(p.relative_to(folder)), p.stat().st_size] for p in files]))
 
 
 def _sha256(text: str) -> str:
