@@ -301,3 +301,98 @@ def test_the_clip_pipeline_sees_episodes_as_clips(written):
         spoken = " ".join(segment.text for segment in clip.transcript)
         for cue in episode.cues:
             assert (cue.marker in _words(spoken)) == (cue.modality == "transcript")
+
+
+# -- the world family ------------------------------------------------------------------------------------------------
+def _variant(name, **changes):
+    import dataclasses
+
+    from hf_livechat.synthetic import WORLD_VARIANTS
+
+    return dataclasses.replace(WORLD_VARIANTS[name], **changes)
+
+
+def test_the_default_variant_is_the_default_world():
+    from hf_livechat.synthetic import WORLD_VARIANTS
+
+    assert WORLD_VARIANTS["quickstart"] == WorldConfig()
+    assert len(WORLD_VARIANTS) >= 4  # the quickstart's world and three that break its conveniences
+
+
+def test_noisy_variant_fills_about_half_the_chat_with_filler_and_puts_cues_anywhere():
+    world = generate_world(4, 600, seed=1, config=_variant("noisy"))
+    roles = [o.role for s in world for o in s.origins]
+    assert 0.45 <= roles.count("filler") / len(roles) <= 0.8
+    # some targets are unpredictable filler in the response window
+    response_filler = [(m, o) for s in world for m, o in zip(s.chat, s.origins)
+                       if o.role == "filler" and o.episode is not None
+                       and m.time >= s.episodes[o.episode].context_end]
+    assert response_filler
+    onsets = [e.start - 30 * int(e.start // 30) for s in world for e in s.screen]
+    assert max(onsets) >= 10 and min(onsets) <= 4  # early and late in the 20 s context
+
+
+def test_paraphrased_replies_relate_to_their_cue_without_its_marker():
+    from hf_livechat.synthetic.vocabulary import EVENT_ASSOCIATIONS, TOPIC_ASSOCIATIONS
+
+    world = generate_world(4, 600, seed=2, config=_variant("overlap"))
+    replies = [(m.text, o.cue) for s in world for m, o in zip(s.chat, s.origins) if o.role == "response"]
+    paraphrased = [(text, cue) for text, cue in replies if cue.marker not in _words(text)]
+    assert 0.25 <= len(paraphrased) / len(replies) <= 0.6
+    for text, cue in paraphrased:
+        if cue.modality == "video":
+            assert any(text.startswith(a) for a in EVENT_ASSOCIATIONS[cue.key])
+        elif cue.modality == "transcript":
+            assert TOPIC_ASSOCIATIONS[cue.key] in _words(text)
+        else:
+            assert QUESTIONS[cue.key].split()[0] in _words(text)
+    assert max(len(e.cues) for s in world for e in s.episodes) == 3
+
+
+def test_invented_tokens_come_only_from_the_context_chat_and_replies_copy_them():
+    world = generate_world(4, 600, seed=3, config=_variant("copy"))
+    invented = [(s, e, c) for s in world for e in s.episodes for c in e.cues if c.key.startswith(("meme:", "greet:"))]
+    assert len(invented) >= 10
+    seen_markers = [c.marker for _, _, c in invented]
+    assert len(set(seen_markers)) >= 0.8 * len(seen_markers)  # fresh tokens, not a fixed list
+    for stream, episode, cue in invented:
+        chat = list(zip(stream.chat, stream.origins))
+        context = " ".join(m.author + " " + m.text for m, _ in chat if episode.start <= m.time < episode.context_end)
+        replies = [m.text for m, o in chat if o.role == "response" and o.cue == cue]
+        assert cue.marker in context and replies and all(cue.marker in r for r in replies)
+        assert cue.marker.lower() not in " ".join(line.text.lower() for line in stream.speech)
+
+
+@pytest.mark.parametrize("kwargs", [{"cue_placement": "late"}, {"paraphrase_rate": 1.5}, {"scene_style": "comic"},
+                                    {"filler_rate": -1.0}])
+def test_bad_variant_knobs_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        WorldConfig(**kwargs)
+
+
+def test_neon_style_draws_the_same_events_otherwise():
+    from hf_livechat.synthetic.writer import neon
+
+    for kind in SCENES:
+        classic = scene_image(kind, 64, 0).astype(float)
+        assert np.abs(neon(scene_image(kind, 64, 0), 0).astype(float) - classic).mean() > 40, kind
+
+
+def test_comment_cue_labels_name_the_modality_each_response_answers(tmp_path):
+    from hf_livechat.synthetic.truth import comment_cue_labels
+
+    stream = generate_world(1, 120, seed=4, config=_variant("noisy"))[0]
+    write_stream(stream, tmp_path, SMALL)
+    label_of = comment_cue_labels(tmp_path)
+    first_label = {}  # a text said twice in one episode keeps its first label
+    for message, origin in zip(stream.chat, stream.origins):
+        if origin.episode is None or message.time < stream.episodes[origin.episode].context_end:
+            continue
+        label = origin.cue.modality if origin.role == "response" else "filler"
+        first_label.setdefault((origin.episode, message.text), label)
+    assert "filler" in first_label.values() and len(set(first_label.values())) >= 3
+    for (episode, text), label in first_label.items():
+        assert label_of({"vod_id": stream.vod_id, "start": stream.episodes[episode].start}, text) == label
+    assert label_of({"vod_id": stream.vod_id, "start": 0.0}, "never said") == "unknown"
+    with pytest.raises(FileNotFoundError):
+        comment_cue_labels(tmp_path / "nothing")

@@ -9,13 +9,19 @@ from pathlib import Path
 
 
 def _make_stream(args):
-    from .synthetic import WorldConfig, make_streams
+    import dataclasses
 
-    world = WorldConfig(max_cues=args.max_cues, filler_rate=args.filler_rate, response_filler_rate=args.response_filler_rate)
+    from .synthetic import WORLD_VARIANTS, make_streams
+
+    knobs = {name: getattr(args, name) for name in WORLD_KNOBS if getattr(args, name) is not None}
+    world = dataclasses.replace(WORLD_VARIANTS[args.variant], **knobs)
     manifest = make_streams(
         args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers
     )
     print(f"wrote {args.num_streams} streams; manifest: {manifest}")
+
+
+WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement", "paraphrase_rate", "invented_rate", "scene_style")
 
 
 def _build_dataset(args):
@@ -45,17 +51,30 @@ def _build_dataset(args):
     if processes is not None and processes.process_index != 0:
         return
     print(summary.format())
+    if not sum(summary.examples.values()):
+        raise SystemExit(f"hf-livechat build-dataset: error: no clip was built from {args.manifest} (see the skipped VODs above)")
     print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
 
 
 def _train(args):
+    import os
+
+    import torch
     from transformers import Seq2SeqTrainingArguments
 
     from .training.train import LiveChatRecipeArguments, train_livechat
 
     recipe = LiveChatRecipeArguments(
-        dataset_dir=args.dataset_dir, config=args.config, pretrain_steps=args.pretrain_steps, init_from=args.init_from, tokenizer=args.tokenizer
+        dataset_dir=args.dataset_dir,
+        config=args.config,
+        pretrain_steps=args.pretrain_steps,
+        init_from=args.init_from,
+        tokenizer=args.tokenizer,
+        config_overrides=args.config_overrides,
+        modality_dropout=args.modality_dropout,
+        select_by_ranking=args.evaluations > 0,
     )
+    evaluate = args.evaluations > 0
     training_args = Seq2SeqTrainingArguments(
         output_dir=args.output_dir,
         num_train_epochs=args.epochs,
@@ -66,12 +85,19 @@ def _train(args):
         lr_scheduler_type="cosine",
         weight_decay=0.01,
         logging_steps=args.logging_steps,
-        eval_strategy="epoch",
-        save_strategy="epoch",
+        # A fraction of the run between evaluations; the checkpoint with the best validation Recall@1 is kept.
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=1 / args.evaluations if evaluate else None,
+        save_strategy="steps",
+        save_steps=1 / args.evaluations if evaluate else 0.1,
         save_total_limit=1,
+        load_best_model_at_end=evaluate,
         report_to="none",
         seed=args.seed,
         bf16=args.bf16,
+        # Under torchrun on a machine without CUDA, DDP runs over gloo only with use_cpu.
+        use_cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),
+        disable_tqdm=False,
     )
     print(f"model saved to {train_livechat(recipe, training_args)}")
 
@@ -171,6 +197,56 @@ def _read_chat(args):
         print(json.dumps(message.to_dict(), ensure_ascii=False))
 
 
+WORLD_VARIANTS_NAMES = ("quickstart", "noisy", "overlap", "copy")  # hf_livechat.synthetic.WORLD_VARIANTS, without importing it
+
+
+def load_live_comment_features(folder):
+    """The live-comment features of an extraction folder (`hf-livechat extract-lc-features`), through the feature
+    store's own loader (which checks its model and source record) when the package has it."""
+    try:
+        from .pipelines.lc_features import load_lc_features
+    except ImportError:
+        from .training.affect import read_lc_feature_shards as load_lc_features
+    return load_lc_features(folder)
+
+
+def _train_affect(args):
+    from .training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol, run_mustard_protocol
+    from .training.affect_benchmarks import load_affect_benchmark
+
+    if args.live_comment_features is None and not args.no_live_comments:
+        raise ValueError("pass --live-comment-features DIR (from extract-lc-features), or --no-live-comments for the text/audio/video model alone")
+    data = load_affect_benchmark(
+        args.benchmark, args.data, allow_pickle=args.allow_pickle, meld_label=args.meld_label,
+        mustard_setting=args.mustard_setting, split_indices=args.split_indices,
+    )
+    protocol = AffectProtocolArguments(
+        benchmark=args.benchmark, seeds=args.seeds, max_epochs=args.max_epochs, patience=args.patience,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, d_model=args.d_model, num_layers=args.num_layers,
+        output_dir=args.output_dir,
+    )
+    folds = data if isinstance(data, list) else None
+    settings = {}
+    if args.live_comment_features is not None:
+        features = load_live_comment_features(args.live_comment_features)
+        source = str(args.live_comment_features)
+        if folds:
+            settings["with live comments"] = [join_live_comment_features(fold, features, source) for fold in folds]
+        else:
+            settings["with live comments"] = join_live_comment_features(data, features, source)
+    if args.no_live_comments or args.live_comment_features is not None:
+        settings["without live comments"] = data
+    run = run_mustard_protocol if folds else run_affect_protocol
+    result = run(settings, protocol)
+    print(result.format_table(args.metrics.split(",") if args.metrics else None))
+    for setting, folder in result.models.items():
+        print(f"{setting}: best-dev model with its card in {folder}")
+    report = Path(args.json) if args.json else Path(args.output_dir) / "affect_results.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result.to_dict(), indent=2))
+    print(f"wrote {report}")
+
+
 def _live(args):
     from transformers import pipeline
 
@@ -214,10 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=600.0, help="seconds per stream")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
-    # The world's knobs (hf_livechat.synthetic.WorldConfig); the defaults are the quickstart's world.
-    p.add_argument("--max-cues", type=int, default=1, choices=[1, 2, 3], help="modalities with a cue per 30 s episode")
-    p.add_argument("--filler-rate", type=float, default=0.03, help="background chat messages per second of context")
-    p.add_argument("--response-filler-rate", type=float, default=0.0, help="unpredictable messages per second of response")
+    # The world's knobs (hf_livechat.synthetic.WorldConfig): a named variant, then any knob given on top of it.
+    p.add_argument("--variant", default="quickstart", choices=sorted(WORLD_VARIANTS_NAMES), help="a world of the family (default: the quickstart's)")
+    p.add_argument("--max-cues", type=int, choices=[1, 2, 3], help="modalities with a cue per 30 s episode")
+    p.add_argument("--filler-rate", type=float, help="background chat messages per second of context")
+    p.add_argument("--response-filler-rate", type=float, help="unpredictable messages per second of response")
+    p.add_argument("--cue-placement", choices=["early", "anywhere"], help="where in the context window a cue starts")
+    p.add_argument("--paraphrase-rate", type=float, help="share of replies that relate to their cue without its word")
+    p.add_argument("--invented-rate", type=float, help="share of chat cues made of invented memes / names to copy")
+    p.add_argument("--scene-style", choices=["classic", "neon"], help="how the screen is drawn")
     p.set_defaults(func=_make_stream)
 
     p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
@@ -239,19 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build_dataset)
 
     p = sub.add_parser("train", help="train LiveChat (optional MLM pretraining, then comment generation)")
-    p.add_argument("dataset_dir")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--config", default="small", help="tiny | small | reference | a config folder")
-    p.add_argument("--init-from", default=None)
-    p.add_argument("--tokenizer", default=None)
-    p.add_argument("--pretrain-steps", type=int, default=0)
-    p.add_argument("--epochs", type=float, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--warmup-steps", type=int, default=20)
-    p.add_argument("--logging-steps", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bf16", action="store_true")
+    p.add_argument("dataset_dir", help="a dataset folder from build-dataset, or a Hub dataset id")
+    p.add_argument("--output-dir", required=True, help="where checkpoints, the model, its processor and card go (a re-run resumes)")
+    p.add_argument("--config", default="small", help="architecture preset (tiny | small | reference) or a config folder")
+    p.add_argument("--config-overrides", default=None, help="config fields to change, e.g. 'chat_encoder_type=comment,dropout=0.2'")
+    p.add_argument("--init-from", default=None, help="start from this LiveChat checkpoint instead of a fresh model")
+    p.add_argument("--tokenizer", default=None, help="tokenizer id or folder (default: BERT uncased, shipped offline)")
+    p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
+    p.add_argument("--epochs", type=float, default=60, help="passes over the training clips (a new random target each)")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per step and process")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
+    p.add_argument("--warmup-steps", type=int, default=30, help="linear warm-up steps")
+    p.add_argument("--modality-dropout", type=float, default=0.15, help="chance that each modality of a training clip is removed")
+    p.add_argument("--evaluations", type=int, default=10, help="validation rankings over the run (best Recall@1 kept); 0: none, keep the last")
+    p.add_argument("--logging-steps", type=int, default=50, help="steps between loss logs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="rank candidate comments with a trained model: Recall@k, mean rank, MRR")
@@ -314,6 +398,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_lcaffect_parsers(sub)
 
+    p = sub.add_parser("train-affect", help="train the affect fusion model: N seeds, dev-selected, test mean ± std, with/without live comments")
+    p.add_argument("--benchmark", required=True, choices=["sims", "simsv2", "mosi", "mosei", "meld", "mustard"])
+    p.add_argument("--data", required=True, help="MMSA .pkl, MELD folder of csvs, or MUStARD sarcasm_data.json")
+    p.add_argument("--live-comment-features", default=None, help="folder from extract-lc-features (rows joined by id)")
+    p.add_argument("--no-live-comments", action="store_true", help="train the model without live-comment features (alone, or beside)")
+    p.add_argument("--allow-pickle", action="store_true", help="allow reading an MMSA pickle (trusted files only)")
+    p.add_argument("--meld-label", choices=["emotion", "sentiment"], default="emotion")
+    p.add_argument("--mustard-setting", choices=["dependent", "independent"], default="dependent")
+    p.add_argument("--split-indices", default=None, help="MUStARD's data/split_indices.p (default: beside the json)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--max-epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better dev score before a run stops")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--metrics", default=None, help="comma-separated metrics to print (default all)")
+    p.add_argument("--output-dir", default="affect-runs", help="runs (resumable), best models with cards, results")
+    p.add_argument("--json", default=None, help="write every run and the summary here (default OUTPUT_DIR/affect_results.json)")
+    p.set_defaults(func=_train_affect)
+
     p = sub.add_parser("train-tokenizer", help="train a WordPiece chat tokenizer keeping emotes whole")
     p.add_argument("chat_logs", nargs="+")
     p.add_argument("--out", required=True)
@@ -352,10 +457,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_model_loading() -> None:
+    """transformers draws a bar for every model it loads or saves ("Loading weights", "Writing model shards"): noise
+    in a command that loads several; the commands' own bars (VODs, training steps) stay."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .data.builders.common import FeatureModelError
+
     args = build_parser().parse_args(argv)
+    _quiet_model_loading()
     try:
         args.func(args)
+    except FeatureModelError as error:  # nothing could be built
+        print(f"hf-livechat {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError) as error:
         print(f"hf-livechat {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -50,6 +50,7 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     from .data.clips import ClipConfig
     from .evaluation.run import evaluate_model, format_table
     from .synthetic import make_streams
+    from .synthetic.truth import comment_cue_labels
     from .training.train import LiveChatRecipeArguments, train_livechat
 
     options = options or QuickstartOptions()
@@ -102,13 +103,13 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
         ablations,
         seed=options.seed,
         show_progress=False,
-        group_of=_cue_modality_of(out / "streams"),
+        group_of=comment_cue_labels(out / "streams"),
     )
     print(format_table(results, chance=0.1))
     # A modality should matter on the third of the queries whose answer it carries, and nowhere else.
     by_cue = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
     print("\nR@1 by the modality whose cue the ground-truth comment answers (from the streams' *.truth.json):")
-    order = ("video", "transcript", "chat", "unknown")
+    order = ("video", "transcript", "chat", "filler", "unknown")
     columns = sorted(next(iter(by_cue.values())), key=lambda column: order.index(column.split(" (")[0]))
     print(format_table(by_cue, columns=columns))
     (out / "evaluation.json").write_text(json.dumps(results, indent=2))
@@ -122,17 +123,6 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     print("\n== done in " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f" (total {sum(timings.values()):.0f} s)")
     print(f"model: {model_dir}  ->  AutoModel.from_pretrained({str(model_dir)!r}) / pipeline('video-comment-generation', model=...)")
     return {"results": results, "timings": timings, "generated": generated}
-
-
-def _cue_modality_of(streams_dir: Path):
-    """Clip row -> the modality of its episode's cue ("video", "transcript" or "chat"), from the world's truth logs
-    (the quickstart's world gives each episode one cue)."""
-    cue_of = {}
-    for truth in streams_dir.glob("*.truth.json"):
-        log = json.loads(truth.read_text())
-        for episode in log["episodes"]:
-            cue_of[(log["vod_id"], float(episode["start"]))] = episode["cues"][0]["modality"]
-    return lambda row: cue_of.get((row["vod_id"], float(row["start"])), "unknown")
 
 
 def _generate_for_test_stream(out: Path, model_dir: Path) -> list[dict]:

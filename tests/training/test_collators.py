@@ -69,3 +69,35 @@ def test_mlm_collator_masks_only_real_tokens(processor):
         assert chosen.any() and not (chosen & (mask == 0)).any()
         assert (ids[chosen] == processor.tokenizer.mask_token_id).float().mean() > 0.5
         assert not torch.isin(labels[chosen], torch.tensor(processor.tokenizer.all_special_ids)).any()
+
+
+def test_modality_dropout_removes_modalities_per_clip_reproducibly(processor):
+    rows = toy_rows(60)
+    collator = DataCollatorForCommentGeneration(processor, seed=0, modality_dropout=0.3, video_feature_dim=8)
+    batch = collator(rows)
+    present = {
+        "video": batch["video_mask"].any(-1),
+        "transcript": batch["transcript_attention_mask"].sum(-1) > 2,  # more than [CLS] [SEP]
+        "chat": batch["chat_attention_mask"].flatten(1).any(-1),
+    }
+    for name, kept in present.items():
+        removed = 1 - kept.float().mean().item()
+        assert 0.1 <= removed <= 0.5, (name, removed)  # about 30 % of the clips lose each modality
+        assert [name in collator.dropped_modalities(r) for r in rows] == (~kept).tolist()
+    again = collator(rows)
+    assert torch.equal(again["video_mask"], batch["video_mask"])  # the same epoch draws the same clips
+    collator.epoch = 1
+    assert not torch.equal(collator(rows)["video_mask"], batch["video_mask"])  # a new draw every epoch
+    assert DataCollatorForCommentGeneration(processor).dropped_modalities(rows[0]) == ()
+    with pytest.raises(ValueError, match="modality_dropout"):
+        DataCollatorForCommentGeneration(processor, modality_dropout=1.0)
+
+
+def test_batch_without_frames_still_gets_video_inputs_with_the_feature_size(processor):
+    rows = toy_rows(2)
+    for row in rows:
+        row["video_features"] = None
+    assert "video_features" not in DataCollatorForCommentGeneration(processor)(rows)
+    batch = DataCollatorForCommentGeneration(processor, video_feature_dim=8)(rows)
+    assert batch["video_features"].shape[0] == 2 and batch["video_features"].shape[-1] == 8
+    assert not batch["video_mask"].any()

@@ -72,6 +72,40 @@ def test_killed_training_resumes_to_the_same_weights(dataset, tmp_path):
         torch.testing.assert_close(resumed[name], tensor, msg=name)
 
 
+def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset, tmp_path):
+    from hf_livechat.cli import main
+
+    out = tmp_path / "model"
+    argv = ["train", str(dataset), "--output-dir", str(out), "--config", "tiny", "--epochs", "2", "--evaluations", "2",
+            "--batch-size", "8", "--warmup-steps", "0", "--logging-steps", "5", "--modality-dropout", "0.2",
+            "--config-overrides", "max_context_comments=6"]
+    assert main(argv) == 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    rankings = [entry for entry in state["log_history"] if "eval_recall@1" in entry]
+    assert len(rankings) == 2 and all(0 <= entry["eval_recall@1"] <= 1 for entry in rankings)
+    best = max(rankings, key=lambda entry: entry["eval_recall@1"])
+    assert state["best_metric"] == best["eval_recall@1"]
+    assert state["best_model_checkpoint"].endswith(f"checkpoint-{best['step']}")
+    # the saved model is the best checkpoint's (tied embeddings included)
+    saved, kept = load_file(out / "model.safetensors"), load_file(Path(state["best_model_checkpoint"]) / "model.safetensors")
+    for name, tensor in kept.items():
+        torch.testing.assert_close(saved[name], tensor, msg=name)
+    config = json.loads((out / "config.json").read_text())
+    assert config["max_context_comments"] == 6  # --config-overrides reached the config
+
+
+def test_a_launched_run_that_would_train_separate_copies_stops(monkeypatch, tmp_path):
+    from transformers import Seq2SeqTrainingArguments
+
+    from hf_livechat.training.train import check_launch
+
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none")
+    check_launch(args)  # one process: fine
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="its own copy"):
+        check_launch(args)
+
+
 @pytest.mark.slow
 def test_two_process_ddp_sees_different_data_and_ends_with_equal_weights(dataset, tmp_path):
     driver = tmp_path / "driver.py"

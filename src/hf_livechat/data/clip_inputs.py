@@ -22,30 +22,40 @@ def check_ablation(ablate: Iterable[str] | str) -> frozenset[str]:
 
 
 def clip_processor_inputs(
-    rows: Sequence[Mapping], video_feature_dim: int | None = None, ablate: Iterable[str] | str = ()
+    rows: Sequence[Mapping],
+    video_feature_dim: int | None = None,
+    ablate: Iterable[str] | str = (),
+    row_ablations: Sequence[Iterable[str]] | None = None,
 ) -> dict[str, list]:
     """Processor arguments (`video_features`, `transcript`, `chat`) for a batch of clip rows.
 
     A clip without frames (`video_features` missing, `None` or empty), and any clip when `"video"` is ablated, gets a
     `(0, video_feature_dim)` array; an ablated transcript is `""` and ablated chat `[]` (an absent modality, as the
-    model sees a stream without audio or without chat). `video_feature_dim` defaults to the rows' own; when no row
-    has frames and no dimension is given, `video_features` is left out.
+    model sees a stream without audio or without chat). `ablate` removes modalities from every row, `row_ablations`
+    (one collection per row) from single rows (modality dropout). `video_feature_dim` defaults to the rows' own; when
+    no row has frames and no dimension is given, `video_features` is left out.
     """
     ablate = check_ablation(ablate)
+    if row_ablations is not None:
+        if len(row_ablations) != len(rows):
+            raise ValueError(f"row_ablations has {len(row_ablations)} entries for {len(rows)} rows")
+        removed = [ablate | check_ablation(extra) for extra in row_ablations]
+    else:
+        removed = [ablate] * len(rows)
     if video_feature_dim is None:
         video_feature_dim = next(
             (np.asarray(r["video_features"]).shape[-1] for r in rows if r.get("video_features") is not None and len(r["video_features"])),
             None,
         )
     inputs: dict[str, list] = {
-        "transcript": ["" if "transcript" in ablate else row.get("transcript") or "" for row in rows],
-        "chat": [[] if "chat" in ablate else list(row.get("context_comments") or []) for row in rows],
+        "transcript": ["" if "transcript" in gone else row.get("transcript") or "" for row, gone in zip(rows, removed)],
+        "chat": [[] if "chat" in gone else list(row.get("context_comments") or []) for row, gone in zip(rows, removed)],
     }
     if video_feature_dim is not None:
         no_video = np.zeros((0, video_feature_dim), dtype=np.float32)
         video = []
-        for row in rows:
-            features = None if "video" in ablate else row.get("video_features")
+        for row, gone in zip(rows, removed):
+            features = None if "video" in gone else row.get("video_features")
             features = no_video if features is None else np.asarray(features, dtype=np.float32)
             video.append(features.reshape(-1, video_feature_dim) if features.size else no_video)
         inputs["video_features"] = video

@@ -32,16 +32,16 @@ def evaluate_model(
     paper_metric: bool = False,
     device: str | None = None,
     show_progress: bool = True,
-    group_of: Callable[[Mapping], str] | None = None,
+    group_of: Callable[[Mapping, str], str] | None = None,
     length_normalize: bool = True,
 ) -> dict[str, dict]:
     """Ranks each clip's candidate comments with the model, once per ablation (`()` = all modalities).
 
     Returns `{setting: metrics}` where setting is `"full"` or `"no video"` / `"no video+chat"` and metrics holds
     `recall@1/2/5/10`, `mean_rank`, `mrr`, `num_queries`, `protocol` (plus `skipped`: clips without candidates).
-    With `group_of` (clip row -> label), each setting also holds `"recall@1 by group"` (see `evaluate_ranking`).
-    `length_normalize=False` scores a candidate by the sum of its token log-probabilities (the reference code)
-    instead of the mean.
+    With `group_of` (`(clip row, ground-truth text) -> label`, e.g. which modality the true comment answers), each
+    setting also holds `"recall@1 by group"` (see `evaluate_ranking`). `length_normalize=False` scores a candidate
+    by the sum of its token log-probabilities (the reference code) instead of the mean.
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..training.train import load_clip_dataset
@@ -64,7 +64,7 @@ def evaluate_model(
             f"{dict(candidate_sets.skipped)} (the livechat protocols need 9 distinct comments from other clips of the "
             "same video: evaluate longer VODs)"
         )
-    groups = [group_of(rows[s.query_index]) for s in candidate_sets] if group_of else None
+    groups = [group_of(rows[s.query_index], s.positives[0]) for s in candidate_sets] if group_of else None
     results = {}
     for ablate in ablations:
         ablate = tuple(ablate)

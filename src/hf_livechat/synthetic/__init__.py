@@ -12,6 +12,7 @@ from .world import (
     ScreenEvent,
     SpeechLine,
     Stream,
+    WORLD_VARIANTS,
     WorldConfig,
     generate_world,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "SpeechLine",
     "Stream",
     "StreamFiles",
+    "WORLD_VARIANTS",
     "WorldConfig",
     "generate_world",
     "make_streams",

@@ -133,3 +133,38 @@ CATEGORIES = ("Pixel Quest", "Kart Mania", "Dungeon Dash", "Block Builders", "Ju
 NAME_PARTS = ("ash", "bit", "cat", "dew", "elm", "fig", "gus", "hex", "ivy", "jam", "kit", "lux", "max", "neo",
               "oak", "pip", "rex", "sky", "tao", "uma", "vex", "wren", "yak", "zed")
 NAME_SUFFIXES = ("", "_tv", "99", "x", "_gg", "42", "lol", "_")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Variants of the world (``WorldConfig.paraphrase_rate`` / ``invented_rate``).
+# Replies that relate to a cue without repeating its marker: the model must know what goes with what.
+EVENT_ASSOCIATIONS: dict[str, tuple[str, ...]] = {
+    "boss": ("health bar melting", "final phase already"),
+    "goal": ("top corner striker", "keeper had no chance"),
+    "crash": ("frozen pc again", "blue screen moment"),
+    "shop": ("spend all the coins", "buy the armor"),
+    "storm": ("thunder so loud", "rain everywhere"),
+    "victory": ("champions", "we won chat"),
+    "death": ("respawn timer", "grave again"),
+    "space": ("planets and rockets", "zero gravity"),
+    "ocean": ("underwater bubbles", "swim deep"),
+    "fire": ("flames hot hot", "burning map"),
+    "snow": ("frozen flakes", "cold winter map"),
+    "party": ("confetti rain", "dance dance"),
+}
+TOPIC_ASSOCIATIONS: dict[str, str] = {
+    "pizza": "pepperoni", "sushi": "wasabi", "ramen": "broth", "tacos": "salsa", "pancakes": "syrup",
+    "lasagna": "layers", "jazz": "saxophone", "techno": "bassline", "reggae": "marley", "opera": "soprano",
+    "polka": "accordion", "hamsters": "wheel", "parrots": "feathers", "turtles": "shell", "penguins": "antarctica",
+    "otters": "river", "tennis": "racket", "hockey": "puck", "surfing": "waves", "skiing": "slopes",
+    "bowling": "strike", "iceland": "geysers", "brazil": "samba", "egypt": "pyramids", "canada": "maple",
+    "portugal": "lisbon", "gardening": "tomatoes", "knitting": "yarn", "painting": "canvas", "baking": "oven",
+    "pottery": "clay",
+}
+ASSOCIATION_FORMS = ("{word} {word} chat", "mmm {word}", "{word} is elite", "need {word} now")
+# The answer to a setup question without the thing asked about.
+FACT_FORMS = ("its a {fact}", "{fact} obviously", "pretty sure {fact}")
+# Invented tokens that only the context can supply: a meme word born in this stream, a new viewer to greet.
+SYLLABLES = ("zor", "blem", "quix", "vel", "drun", "snor", "plip", "grav", "mox", "trel", "wub", "flon", "kri",
+             "yop", "jub", "nix", "brap", "sken")
+GREETING_FORMS = ("first time here hi chat", "hello i just found this stream", "hi everyone new here")
+WELCOME_FORMS = ("welcome {name}", "hi {name} welcome", "{name} welcome in", "hey {name}")

@@ -62,11 +62,22 @@ from .vocabulary import (
     BOTS,
     URL_SPAM,
     STREAMERS,
+    EVENT_ASSOCIATIONS,
+    TOPIC_ASSOCIATIONS,
+    ASSOCIATION_FORMS,
+    FACT_FORMS,
+    SYLLABLES,
+    GREETING_FORMS,
+    WELCOME_FORMS,
     CATEGORIES,
     NAME_PARTS,
     NAME_SUFFIXES,
 )
 
+
+
+CUE_PLACEMENTS = ("early", "anywhere")
+SCENE_STYLES = ("classic", "neon")
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,17 @@ class WorldConfig:
             unpredictable, and its word pieces lower a target's length-normalised likelihood whatever the inputs.
         bot_rate: probability that an episode has a bot command (with a URL reply) in its context window.
         viewers: how many distinct viewers a stream has.
+        cue_placement: ``"early"`` puts each cue near the start of the context window (events from second 1 to 4,
+            copypastas in its last 9 s); ``"anywhere"`` draws the cue's onset anywhere in the context window, so the
+            delay between a cue and the replies to it ranges from under a second to the whole window.
+        paraphrase_rate: probability that a reply relates to its cue without repeating the cue's marker word
+            (``"pepperoni"`` for the topic ``pizza``, ``"its a keychron"`` for the keyboard question): the model must
+            know what goes with what, and TF-IDF no longer finds the answer by its words.
+        invented_rate: probability that a chat cue is made of tokens that exist nowhere else: a meme word born in
+            this episode (``"zorblem gang rise up"``) or a new viewer with an invented name to greet
+            (``"welcome Zorblem_tv"``). The replies must copy the token from the context chat.
+        scene_style: how the writer draws the screen (``"classic"`` or ``"neon"``: other colours and textures for the
+            same event kinds); the world itself does not depend on it.
     """
 
     episode_seconds: float = 30.0
@@ -104,6 +126,10 @@ class WorldConfig:
     response_emote_rate: float = 0.15
     bot_rate: float = 0.25
     viewers: int = 40
+    cue_placement: str = "early"
+    paraphrase_rate: float = 0.0
+    invented_rate: float = 0.0
+    scene_style: str = "classic"
 
     def __post_init__(self) -> None:
         if not 0 < self.context_seconds < self.episode_seconds:
@@ -121,6 +147,15 @@ class WorldConfig:
             raise ValueError(f"max_cues must be 1, 2 or 3, got {self.max_cues}")
         if not 0 <= self.response_emote_rate <= 1:
             raise ValueError(f"response_emote_rate must be in [0, 1], got {self.response_emote_rate}")
+        if self.cue_placement not in CUE_PLACEMENTS:
+            raise ValueError(f"cue_placement must be one of {CUE_PLACEMENTS}, got {self.cue_placement!r}")
+        if self.scene_style not in SCENE_STYLES:
+            raise ValueError(f"scene_style must be one of {SCENE_STYLES}, got {self.scene_style!r}")
+        for name in ("paraphrase_rate", "invented_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.filler_rate < 0 or self.response_filler_rate < 0:
+            raise ValueError("filler rates must be >= 0")
         low, high = self.responses_per_cue
         if not 1 <= low <= high:
             raise ValueError(f"responses_per_cue must be 1 <= low <= high, got {self.responses_per_cue}")
@@ -146,8 +181,9 @@ class SpeechLine:
 
 @dataclass(frozen=True)
 class Cue:
-    """A cue in an episode's context window: which modality carries it, its key (event kind, topic word or chat
-    thread id) and its marker, the word every response comment to it contains."""
+    """A cue in an episode's context window: which modality carries it, its key (event kind, topic word, chat thread
+    id, ``meme:<word>`` or ``greet:<name>``) and its marker, the word every response comment to it contains unless the
+    reply is a paraphrase (``WorldConfig.paraphrase_rate``)."""
 
     modality: str
     key: str
@@ -420,9 +456,14 @@ class _StreamBuilder:
 
     def video_cue(self, index: int, start: float, context_end: float) -> Cue:
         kind = self.events.draw()
-        # Whole seconds, inside the context window, so a 1 fps sampler sees the event on 6 to 11 frames.
-        first = start + int(self.rng.integers(1, 5))
-        last = min(first + int(self.rng.integers(6, 12)), context_end - 1)
+        # Whole seconds, inside the context window, so a 1 fps sampler sees the event on 6 to 11 frames (4 to 11
+        # when the onset is anywhere).
+        if self.config.cue_placement == "early":
+            first = start + int(self.rng.integers(1, 5))
+            last = min(first + int(self.rng.integers(6, 12)), context_end - 1)
+        else:
+            first = start + int(self.rng.integers(1, int(context_end - start) - 4))
+            last = min(first + int(self.rng.integers(4, 12)), context_end - 1)
         self.screen.append(ScreenEvent(kind, float(first), float(last)))
         cue = Cue("video", kind, kind)
         time = first + self.uniform(0.5, 2)
@@ -434,7 +475,8 @@ class _StreamBuilder:
     def topic_cue(self, start: float, context_end: float) -> Cue:
         topic = self.topics.draw()
         category = TOPIC_CATEGORY[topic]
-        time = start + self.uniform(0.5, 2.5)
+        latest_onset = 2.5 if self.config.cue_placement == "early" else context_end - start - 10
+        time = start + self.uniform(0.5, latest_onset)
         time = self.say(time, self.uniform(2, 3), self.pick(TOPIC_INTROS).format(category=category)) + 0.5
         lines = self.rng.choice(len(TOPIC_LINES), size=3, replace=False)
         for line in lines:
@@ -453,22 +495,43 @@ class _StreamBuilder:
             time = self.say(time, self.uniform(1.5, 3), text) + self.uniform(1, 4)
 
     def chat_cue(self, index: int, start: float, context_end: float) -> Cue:
+        anywhere = self.config.cue_placement == "anywhere"
+        if self.config.invented_rate and self.rng.random() < self.config.invented_rate:
+            return self.invented_cue(index, start, context_end)
         thread = self.threads.draw()
         cue = Cue("chat", thread, thread)
         origin = CommentOrigin("cue", index, cue)
         if thread in QUESTIONS:
-            time = start + self.uniform(5, context_end - start - 6)
+            time = start + self.uniform(1 if anywhere else 5, context_end - start - 6)
             asker = self.post(time, self.pick(QUESTION_FORMS).format(thing=thread), origin)
             if self.rng.random() < 0.6:  # somebody else wants to know too
                 self.post(time + self.uniform(1.5, 4), self.pick(QUESTION_FORMS).format(thing=thread), origin,
                           self.viewer([asker]))
             return cue
-        time = context_end - self.uniform(7, 9)
+        time = start + self.uniform(1, context_end - start - 8) if anywhere else context_end - self.uniform(7, 9)
+        self.copypasta_wave(time, thread, origin)
+        return cue
+
+    def copypasta_wave(self, time: float, word: str, origin: CommentOrigin) -> None:
         authors: list[str] = []
         for copy in range(int(self.rng.integers(2, 4))):
             form = COPYPASTA_FORMS[0] if copy == 0 else self.pick(COPYPASTA_FORMS)
-            authors.append(self.post(time, form.format(word=thread), origin, self.viewer(authors)))
+            authors.append(self.post(time, form.format(word=word), origin, self.viewer(authors)))
             time += self.uniform(1, 2.5)
+
+    def invented_word(self) -> str:
+        return "".join(self.rng.choice(SYLLABLES, size=2, replace=False))
+
+    def invented_cue(self, index: int, start: float, context_end: float) -> Cue:
+        """A meme word born in this episode, or a new viewer with an invented name: tokens only the chat supplies."""
+        word = self.invented_word()
+        if self.rng.random() < 0.5:
+            cue = Cue("chat", f"meme:{word}", word)
+            self.copypasta_wave(start + self.uniform(1, context_end - start - 8), word, CommentOrigin("cue", index, cue))
+            return cue
+        name = f"{word.capitalize()}{self.pick(NAME_SUFFIXES)}"
+        cue = Cue("chat", f"greet:{name}", name)
+        self.post(start + self.uniform(1, context_end - start - 3), self.pick(GREETING_FORMS), CommentOrigin("cue", index, cue), name)
         return cue
 
     def respond(self, index: int, cue: Cue, context_end: float, end: float) -> None:
@@ -481,12 +544,28 @@ class _StreamBuilder:
 
     def reply_text(self, cue: Cue) -> str:
         emote_rate = self.config.response_emote_rate
+        if cue.key.startswith("greet:"):
+            return self.pick(WELCOME_FORMS).format(name=cue.marker)
+        if cue.key.startswith("meme:"):
+            return self.pick(COPYPASTA_FORMS).format(word=cue.marker)
+        if self.config.paraphrase_rate and self.rng.random() < self.config.paraphrase_rate:
+            return self.decorate(self.paraphrase(cue), emote_rate)
         if cue.modality == "video":
             return self.decorate(self.pick(EVENT_REACTIONS[cue.key]), emote_rate)
         if cue.modality == "transcript":
             return self.decorate(self.pick(TOPIC_REPLIES).format(topic=cue.key), emote_rate)
         if cue.key in QUESTIONS:
             return self.decorate(self.pick(ANSWER_FORMS).format(fact=QUESTIONS[cue.key], thing=cue.key), emote_rate / 2)
+        return self.pick(COPYPASTA_FORMS).format(word=cue.key)
+
+    def paraphrase(self, cue: Cue) -> str:
+        """A reply related to the cue that does not contain its marker (copypastas are always copied)."""
+        if cue.modality == "video":
+            return self.pick(EVENT_ASSOCIATIONS[cue.key])
+        if cue.modality == "transcript":
+            return self.pick(ASSOCIATION_FORMS).format(word=TOPIC_ASSOCIATIONS[cue.key])
+        if cue.key in QUESTIONS:
+            return self.pick(FACT_FORMS).format(fact=QUESTIONS[cue.key])
         return self.pick(COPYPASTA_FORMS).format(word=cue.key)
 
     def background(self, index: int | None, start: float, end: float) -> None:
@@ -511,6 +590,20 @@ class _StreamBuilder:
 
     def code(self) -> str:
         return self.rng.bytes(5).hex()
+
+
+# The world family the training defaults are chosen on: the quickstart's world and variants that each break one of
+# its conveniences. ``hf-livechat make-stream --variant NAME`` writes one.
+WORLD_VARIANTS: dict[str, WorldConfig] = {
+    "quickstart": WorldConfig(),
+    # Filler is about half the chat, targets include unpredictable filler, cues start anywhere, other visuals.
+    "noisy": WorldConfig(filler_rate=0.4, response_filler_rate=0.12, cue_placement="anywhere", scene_style="neon"),
+    # Up to three overlapping cues per episode, half the replies paraphrase their cue.
+    "overlap": WorldConfig(max_cues=3, cue_rate=0.6, paraphrase_rate=0.5, cue_placement="anywhere", filler_rate=0.15),
+    # Invented memes and names to copy from the chat, some paraphrases, moderate filler, other visuals.
+    "copy": WorldConfig(invented_rate=0.6, paraphrase_rate=0.25, filler_rate=0.2, response_filler_rate=0.05,
+                        cue_placement="anywhere", scene_style="neon"),
+}
 
 
 def chat_message(time: float, author: str, text: str, source: str = "") -> ChatMessage:

@@ -220,6 +220,16 @@ def gameplay_scene(size: int, phase: int, palette_seed: int) -> Image:
     return _paint(image, sprite, (250, 250, 250))
 
 
+def neon(image: Image, phase: int) -> Image:
+    """The ``"neon"`` scene style: inverted, channel-rotated colours under a scrolling scan-line overlay, so the same
+    event kinds look nothing like the classic style to an image model."""
+    styled = 255 - image[..., [1, 2, 0]]
+    rows = (np.arange(image.shape[0]) + 3 * phase) % 8 < 2
+    styled = styled.copy()
+    styled[rows] = styled[rows] // 2
+    return styled
+
+
 # -- media -----------------------------------------------------------------------------------------------------------
 _FAST_AAC = {"aac_coder": "fast", "aac_pns": "0", "aac_tns": "0", "aac_is": "0", "aac_ms": "0"}
 
@@ -253,6 +263,8 @@ def write_video(stream: Stream, path: str | Path, spec: MediaSpec = MediaSpec())
     def frame_for(scene: str | None, phase: int) -> av.VideoFrame:
         if (scene, phase) not in cache:
             image = scene_image(scene, spec.size, phase) if scene else gameplay_scene(spec.size, phase, palette_seed)
+            if stream.config.scene_style == "neon":
+                image = neon(image, phase)
             cache[scene, phase] = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
         return cache[scene, phase]
 

