@@ -24,3 +24,21 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert "unrecognised chat log format" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate"])
+
+
+def test_build_dataset_stops_at_once_when_the_frame_model_cannot_load(tmp_path, capsys):
+    assert main(["make-stream", "--out", str(tmp_path / "streams"), "--num-streams", "2", "--duration", "60", "--workers", "1"]) == 0
+    manifest = str(tmp_path / "streams" / "manifest.jsonl")
+    assert main(["build-dataset", manifest, "--out", str(tmp_path / "ds"), "--feature-model", str(tmp_path / "no-such-model")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the frame feature model" in err and "--feature-model efficientnet-lite0" in err
+    assert not list((tmp_path / "ds").glob("data/*/*.parquet"))
+
+
+def test_a_build_that_builds_nothing_exits_non_zero(tmp_path, capsys):
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    (tmp_path / "broken.chat.json").write_text("{}")
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text('{"vod_id": "v1", "video": "broken.mp4", "chat": "broken.chat.json", "split": "train"}\n')
+    with pytest.raises(SystemExit, match="no clip was built"):
+        main(["build-dataset", str(manifest), "--out", str(tmp_path / "ds"), "--feature-model", "none"])
