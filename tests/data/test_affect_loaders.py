@@ -11,9 +11,13 @@ from hf_livechat.data.builders.affect import (
     AffectDataError,
     UnsafePickleError,
     affect_feature_dims,
+    check_unique_ids,
     load_meld,
     load_mmsa,
     load_mustard,
+    load_mustard_split_indices,
+    meld_clip_id,
+    mustard_official_folds,
     mustard_speaker_independent_split,
     mustard_stratified_folds,
     read_meld_csv,
@@ -27,7 +31,7 @@ from hf_livechat.evaluation.affect_metrics import (
 )
 
 
-def mmsa_split(num, rng, text_dim=768, audio_dim=33, vision_dim=709, length=6, unimodal=True, lengths=True):
+def mmsa_split(num, rng, text_dim=768, audio_dim=33, vision_dim=709, length=6, unimodal=True, lengths=True, first=0):
     """One split in the exact layout of MMSA's unaligned CH-SIMS v2 pickles."""
     text_bert = np.zeros((num, 3, length))
     real = rng.integers(3, length + 1, num)
@@ -43,7 +47,7 @@ def mmsa_split(num, rng, text_dim=768, audio_dim=33, vision_dim=709, length=6, u
         "audio": audio,
         "vision": rng.normal(size=(num, 5, vision_dim)).astype(np.float32),
         "regression_labels": rng.uniform(-1, 1, num).astype(np.float32),
-        "id": np.array([f"video_{i:04d}$_${i}" for i in range(num)]),
+        "id": np.array([f"video_{i:04d}$_${i}" for i in range(first, first + num)]),
     }
     if lengths:
         split["audio_lengths"] = [int(x) for x in rng.integers(0, 9, num)]
@@ -57,7 +61,7 @@ def mmsa_split(num, rng, text_dim=768, audio_dim=33, vision_dim=709, length=6, u
 @pytest.fixture
 def mmsa_pickle(tmp_path):
     rng = np.random.default_rng(0)
-    data = {"train": mmsa_split(5, rng), "valid": mmsa_split(3, rng), "test": mmsa_split(4, rng)}
+    data = {"train": mmsa_split(5, rng), "valid": mmsa_split(3, rng, first=5), "test": mmsa_split(4, rng, first=8)}
     path = tmp_path / "unaligned.pkl"
     path.write_bytes(pickle.dumps(data, protocol=4))
     return path, data
@@ -92,7 +96,10 @@ def test_mmsa_pickle_rows_match_the_arrays(mmsa_pickle):
 
 def test_mmsa_official_sims_v2_dims_and_aligned_files_without_lengths(tmp_path):
     rng = np.random.default_rng(1)
-    data = {s: mmsa_split(3, rng, audio_dim=25, vision_dim=177, unimodal=False, lengths=False) for s in ("train", "valid", "test")}
+    data = {
+        s: mmsa_split(3, rng, audio_dim=25, vision_dim=177, unimodal=False, lengths=False, first=3 * k)
+        for k, s in enumerate(("train", "valid", "test"))
+    }
     for split in data.values():  # word-aligned: audio / vision have one step per token
         split["audio"] = rng.normal(size=(3, 6, 25)).astype(np.float32)
         split["vision"] = rng.normal(size=(3, 6, 177)).astype(np.float32)
@@ -196,10 +203,12 @@ def test_malformed_mustard_records_are_rejected(tmp_path, record, message):
 
 
 def mmsa_sims_reference(predictions, labels):
-    """MMSA's `__eval_sims_regression`, loop for loop, as the reference for ours."""
-    from sklearn.metrics import f1_score
+    """`__eval_sims_regression` of the CH-SIMS v2 repository (thuiar/ch-sims-v2, utils/metricsTop.py), loop for loop
+    and in the labels' float32, as the reference for ours."""
+    from sklearn.metrics import f1_score, r2_score
 
-    preds, truth = np.clip(predictions, -1, 1), np.clip(labels, -1, 1)
+    preds = np.clip(np.asarray(predictions, dtype=np.float32), -1.0, 1.0)
+    truth = np.clip(np.asarray(labels, dtype=np.float32), -1.0, 1.0)
     out = {}
     for name, edges in (("2", [-1.01, 0.0, 1.01]), ("3", [-1.01, -0.1, 0.1, 1.01]), ("5", [-1.01, -0.7, -0.1, 0.1, 0.7, 1.01])):
         p, t = preds.copy(), truth.copy()
@@ -209,21 +218,38 @@ def mmsa_sims_reference(predictions, labels):
         out[f"acc_{name}"] = np.sum(np.round(p) == np.round(t)) / len(t)
         if name == "2":
             out["f1"] = f1_score(t, p, average="weighted")
+            weak = [x for x in np.where(truth >= -0.4)[0] if x in np.where(truth <= 0.4)[0]]
+            out["acc_2_weak"] = np.sum(np.round(p[weak]) == np.round(t[weak])) / len(weak)
     out["mae"] = np.mean(np.abs(preds - truth))
     out["corr"] = np.corrcoef(preds, truth)[0][1]
+    out["r2"] = r2_score(truth, preds)
     return out
 
 
-def test_sims_metrics_match_mmsa():
+def test_sims_metrics_match_the_official_code():
     rng = np.random.default_rng(0)
-    labels = np.concatenate([rng.choice([-1.0, -0.8, -0.6, -0.2, 0.0, 0.2, 0.6, 0.8, 1.0], 200), [-0.7, -0.1, 0.1, 0.7]])
-    predictions = np.clip(labels + rng.normal(0, 0.4, len(labels)), -1.5, 1.5)
-    predictions[:4] = [-0.7, -0.1, 0.1, 0.7]  # exactly on the class boundaries
+    # CH-SIMS labels are float32 multiples of 0.2, so -0.4 and 0.4 (the weak subset's ends) occur and must count.
+    labels = np.concatenate([rng.choice([-1.0, -0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 200), [-0.4, 0.4, -0.4, 0.4]])
+    labels = labels.astype(np.float32)
+    predictions = np.clip(labels + rng.normal(0, 0.4, len(labels)), -1.5, 1.5).astype(np.float32)
+    predictions[-4:] = [-0.7, -0.1, 0.1, 0.7]  # exactly on the class boundaries
     ours, reference = sims_regression_metrics(predictions, labels), mmsa_sims_reference(predictions, labels)
     assert ours.keys() == reference.keys()
     for key in ours:
-        assert ours[key] == pytest.approx(reference[key]), key
-    assert sims_regression_metrics(labels, labels)["acc_5"] == 1.0
+        assert ours[key] == pytest.approx(reference[key], rel=1e-5), key
+    perfect = sims_regression_metrics(labels, labels)
+    assert perfect["acc_5"] == perfect["acc_2_weak"] == perfect["r2"] == 1.0
+
+
+def test_sims_weak_accuracy_and_r2_by_hand():
+    labels = np.array([-0.4, 0.4, 0.2, -0.2, 0.8, -1.0], dtype=np.float32)
+    predictions = np.array([0.1, 0.3, -0.2, -0.1, 0.9, -0.8], dtype=np.float32)
+    metrics = sims_regression_metrics(predictions, labels)
+    # weak subset: the four labels in [-0.4, 0.4]; right sign for 0.4 -> 0.3 and -0.2 -> -0.1 only.
+    assert metrics["acc_2_weak"] == pytest.approx(0.5)
+    residual = np.sum((labels - predictions) ** 2, dtype=np.float64)
+    assert metrics["r2"] == pytest.approx(1 - residual / np.sum((labels - labels.mean()) ** 2, dtype=np.float64), rel=1e-5)
+    assert np.isnan(sims_regression_metrics([0.9, -0.9], [0.8, -1.0])["acc_2_weak"])  # no weak example: not a number
 
 
 def test_mosi_metrics_by_hand():
@@ -247,3 +273,100 @@ def test_weighted_metrics_by_hand():
     }
     with pytest.raises(ValueError, match="Unknown benchmark 'iemocap'"):
         affect_metrics("iemocap", predictions, labels)
+
+
+# ------------------------------------------------------------------------------------------ ids unique across splits
+
+
+def test_meld_ids_are_unique_across_splits(shared_data):
+    dataset = load_meld(shared_data / "meld")
+    ids = {name: split["id"] for name, split in dataset.items()}
+    assert sum(map(len, ids.values())) == len(set().union(*ids.values())) == 13708
+    plain = {name: {i.split("_", 1)[1] for i in values} for name, values in ids.items()}
+    assert len(plain["test"] & (plain["train"] | plain["validation"])) == 1901  # why the split must be in the id
+    first_test = dataset["test"][0]
+    assert first_test["id"] == meld_clip_id("test", first_test["dialogue_id"], first_test["utterance_id"]) == "test_dia0_utt0"
+    assert first_test["video_file"] == "output_repeated_splits_test/dia0_utt0.mp4"
+    assert dataset["validation"][0]["id"].startswith("dev_dia")
+
+
+def test_meld_csv_needs_a_known_split(tmp_path, shared_data):
+    lines = (shared_data / "meld" / "dev_sent_emo.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "utterances.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    with pytest.raises(AffectDataError, match="cannot tell the MELD split"):
+        read_meld_csv(tmp_path / "utterances.csv")
+    assert read_meld_csv(tmp_path / "utterances.csv", split="dev")["id"] == ["dev_dia0_utt0", "dev_dia0_utt1"]
+    (tmp_path / "dev_sent_emo.csv").write_text("\n".join([lines[0], lines[1], lines[1]]) + "\n", encoding="utf-8")
+    with pytest.raises(AffectDataError, match="repeated id"):
+        read_meld_csv(tmp_path / "dev_sent_emo.csv")
+
+
+def test_mmsa_ids_are_unique_across_splits(mmsa_pickle):
+    path, data = mmsa_pickle
+    dataset = load_mmsa(path, allow_pickle=True)
+    all_ids = [i for split in dataset.values() for i in split["id"]]
+    assert len(all_ids) == len(set(all_ids)) == 12
+    data["test"]["id"] = data["train"]["id"][:4]  # the test clips claim train ids
+    path.write_bytes(pickle.dumps(data))
+    with pytest.raises(AffectDataError, match=r"occurs in 'train' and again in 'test'"):
+        load_mmsa(path, allow_pickle=True)
+
+
+def test_mustard_ids_are_unique_and_folds_disjoint(tmp_path, shared_data):
+    dataset = load_mustard(shared_data / "mustard" / "sarcasm_data.json")
+    assert len(set(dataset["id"])) == len(dataset) == 690
+    for fold in [*mustard_stratified_folds(dataset, seed=0), mustard_speaker_independent_split(dataset)]:
+        check_unique_ids(fold)
+        assert not set(fold["train"]["id"]) & set(fold["test"]["id"])
+    # A clip id given twice in the json: json.load would silently keep the second record.
+    record = json.dumps({"utterance": "x", "speaker": "A", "context": [], "context_speakers": [], "show": "BBT", "sarcasm": True})
+    (tmp_path / "sarcasm_data.json").write_text(f'{{"c1": {record}, "c1": {record}}}')
+    with pytest.raises(AffectDataError, match="key 'c1' occurs twice"):
+        load_mustard(tmp_path / "sarcasm_data.json")
+
+
+def mustard_like(n: int):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"id": [f"c{i}" for i in range(n)], "label": [i % 2 for i in range(n)]})
+
+
+def test_mustard_fold_file_is_read_without_running_its_code(tmp_path):
+    folds = [(np.array([i for i in range(10) if i // 2 != k]), np.array([2 * k, 2 * k + 1])) for k in range(5)]
+    path = tmp_path / "split_indices.p"
+    path.write_bytes(pickle.dumps(folds, protocol=2))  # as the authors wrote it
+    assert load_mustard_split_indices(path) == [(list(map(int, a)), list(map(int, b))) for a, b in folds]
+    splits = mustard_official_folds(mustard_like(10), path)
+    assert [fold["test"]["id"] for fold in splits] == [[f"c{2 * k}", f"c{2 * k + 1}"] for k in range(5)]
+    with pytest.raises(AffectDataError, match="cover the 12 clips exactly once"):
+        mustard_official_folds(mustard_like(12), path)
+
+    marker = tmp_path / "ran"
+    path.write_bytes(pickle.dumps(_Touch(marker)))
+    with pytest.raises(AffectDataError, match="refused to load"):
+        load_mustard_split_indices(path)
+    assert not marker.exists()
+
+
+class _Touch:
+    """A pickle whose loading would create a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def test_authors_mustard_folds(shared_data):
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ.get("MUSTARD_SPLIT_INDICES", shared_data / "mustard" / "split_indices.p"))
+    if not path.is_file():
+        pytest.skip(f"the authors' split_indices.p is not at {path} (set MUSTARD_SPLIT_INDICES)")
+    folds = mustard_official_folds(load_mustard(shared_data / "mustard" / "sarcasm_data.json"), path)
+    assert [(len(f["train"]), len(f["test"])) for f in folds] == [(552, 138)] * 5
+    assert [sum(f["test"]["label"]) for f in folds] == [74, 71, 63, 76, 61]

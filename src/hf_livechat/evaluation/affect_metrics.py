@@ -1,6 +1,7 @@
 """Metrics of the affect benchmarks, computed as their reference code computes them.
 
-- CH-SIMS / CH-SIMS v2: `sims_regression_metrics` (MMSA's `MetricsTop.__eval_sims_regression`).
+- CH-SIMS / CH-SIMS v2: `sims_regression_metrics` (`MetricsTop.__eval_sims_regression` of MMSA and of the CH-SIMS v2
+  repository thuiar/ch-sims-v2, which adds `Mult_acc_2_weak` and `R_squre`).
 - CMU-MOSI / MOSEI: `mosi_regression_metrics` (MMSA's `__eval_mosei_regression`).
 - MELD: `weighted_f1_metrics` (weighted F1, as the MELD papers report).
 - MUStARD: `weighted_prf_metrics` (weighted precision / recall / F1, as `train_svm.py` of the MUStARD repository).
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, r2_score
 
 
 # MMSA's CH-SIMS class boundaries: a value v is in class i when edges[i] < v <= edges[i + 1].
@@ -24,6 +25,8 @@ SIMS_EDGES = {
     3: (-1.01, -0.1, 0.1, 1.01),
     5: (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01),
 }
+# CH-SIMS v2's "weak sentiment" subset: examples whose (clipped) label lies in [-0.4, 0.4], both ends included.
+SIMS_WEAK_BOUND = 0.4
 
 
 def _flat(values) -> np.ndarray:
@@ -31,21 +34,38 @@ def _flat(values) -> np.ndarray:
 
 
 def _bin(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
-    # right=True puts v in class i when edges[i] < v <= edges[i + 1], MMSA's rule.
-    return np.digitize(values, edges[1:-1], right=True)
+    # right=True puts v in class i when edges[i] < v <= edges[i + 1], MMSA's rule. The comparison runs in the dtype
+    # of `values`: float32 for the CH-SIMS metrics, as in the official code (float32 tensors against Python floats).
+    return np.digitize(values, np.asarray(edges[1:-1], dtype=values.dtype), right=True)
 
 
 def sims_regression_metrics(predictions, labels) -> dict[str, float]:
-    """CH-SIMS (v2) regression metrics, as MMSA computes them: predictions and labels are clipped to [-1, 1]; Acc-2 /
-    Acc-3 / Acc-5 are accuracies after binning at (0), (-0.1, 0.1) and (-0.7, -0.1, 0.1, 0.7); F1 is the weighted F1
-    of the 2-class binning; MAE (of the clipped values) and Pearson's Corr."""
-    predictions, labels = np.clip(_flat(predictions), -1.0, 1.0), np.clip(_flat(labels), -1.0, 1.0)
+    """CH-SIMS (v2) regression metrics, as the official code computes them. Predictions and labels are clipped to
+    [-1, 1], then:
+
+    - `acc_2` / `acc_3` / `acc_5` (`Mult_acc_2/3/5`): accuracies after binning at (0), (-0.1, 0.1) and
+      (-0.7, -0.1, 0.1, 0.7), a value v falling in class i when edges[i] < v <= edges[i + 1];
+    - `acc_2_weak` (`Mult_acc_2_weak`): `acc_2` over the examples whose label lies in [-0.4, 0.4] (weak sentiment;
+      NaN when there is none);
+    - `f1` (`F1_score`): weighted F1 of the 2-class binning;
+    - `mae`, `corr` (Pearson) and `r2` (`R_squre`, scikit-learn's `r2_score(labels, predictions)`), on the clipped
+      values.
+    """
+    # Class boundaries are compared in float32, as the official code does with the model's float32 outputs: float32
+    # labels such as -0.4 and predictions such as 0.1 fall in the same class as there (in float64 they would not).
+    predictions32 = np.clip(np.asarray(predictions, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    labels32 = np.clip(np.asarray(labels, dtype=np.float32).reshape(-1), -1.0, 1.0)
     results = {}
     for classes, edges in SIMS_EDGES.items():
-        results[f"acc_{classes}"] = float(np.mean(_bin(predictions, edges) == _bin(labels, edges)))
-    results["f1"] = float(f1_score(_bin(labels, SIMS_EDGES[2]), _bin(predictions, SIMS_EDGES[2]), average="weighted"))
+        results[f"acc_{classes}"] = float(np.mean(_bin(predictions32, edges) == _bin(labels32, edges)))
+    weak = np.abs(labels32) <= np.float32(SIMS_WEAK_BOUND)
+    binned_weak = _bin(predictions32[weak], SIMS_EDGES[2]) == _bin(labels32[weak], SIMS_EDGES[2])
+    results["acc_2_weak"] = float(np.mean(binned_weak)) if weak.any() else float("nan")
+    results["f1"] = float(f1_score(_bin(labels32, SIMS_EDGES[2]), _bin(predictions32, SIMS_EDGES[2]), average="weighted"))
+    predictions, labels = predictions32.astype(np.float64), labels32.astype(np.float64)
     results["mae"] = float(np.mean(np.abs(predictions - labels)))
     results["corr"] = float(np.corrcoef(predictions, labels)[0, 1])
+    results["r2"] = float(r2_score(labels, predictions))
     return results
 
 
@@ -99,11 +119,12 @@ BENCHMARK_METRICS: dict[str, Callable[..., dict[str, float]]] = {
     "mosei": mosi_regression_metrics,
     "meld": weighted_f1_metrics,
     "mustard": weighted_prf_metrics,
+    "classification": weighted_f1_metrics,  # any single-label task: accuracy and weighted F1
 }
 
 
 def affect_metrics(benchmark: str, predictions, labels) -> dict[str, float]:
-    """The metrics of `benchmark` (`sims`, `simsv2`, `mosi`, `mosei`, `meld`, `mustard`)."""
+    """The metrics of `benchmark` (`sims`, `simsv2`, `mosi`, `mosei`, `meld`, `mustard`, or `classification`)."""
     try:
         metric = BENCHMARK_METRICS[benchmark.lower()]
     except KeyError:

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 # Split names as they appear in MMSA pickles / MELD file names -> the `datasets` convention.
 MMSA_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 MELD_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+# Folders of MELD.Raw that hold each split's clips `dia{D}_utt{U}.mp4`: the ids restart in every split, so a clip is
+# only named uniquely together with its split.
+MELD_VIDEO_FOLDERS = {"train": "train_splits", "dev": "dev_splits_complete", "test": "output_repeated_splits_test"}
 # Label orders of the MELD baselines (declare-lab/MELD), so that class ids match published code.
 MELD_EMOTIONS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 MELD_SENTIMENTS = ("neutral", "positive", "negative")
@@ -77,11 +80,12 @@ def load_mmsa(path: str | Path, *, allow_pickle: bool = False) -> DatasetDict:
     in the audio features (log of silence) becomes 0; other non-finite values also become 0, with a warning.
 
     Returns:
-        `DatasetDict` with `train`, `validation` and `test`.
+        `DatasetDict` with `train`, `validation` and `test`; `id` (MMSA's `video_id$_$clip_id`) is unique across them.
 
     Raises:
         UnsafePickleError: without `allow_pickle=True`.
-        AffectDataError: a missing split or field, or arrays whose shapes do not fit together.
+        AffectDataError: a missing split or field, arrays whose shapes do not fit together, or an id that occurs
+            twice (live-comment features are joined by id, so a repeated id would give rows each other's features).
     """
     path = Path(path)
     if not allow_pickle:
@@ -100,7 +104,9 @@ def load_mmsa(path: str | Path, *, allow_pickle: bool = False) -> DatasetDict:
     missing = [split for split in MMSA_SPLITS if split not in data]
     if missing:
         raise AffectDataError(path, f"missing split(s) {missing}; found {sorted(map(str, data))}")
-    return DatasetDict({name: _mmsa_split(path, split, data[split]) for split, name in MMSA_SPLITS.items()})
+    dataset = DatasetDict({name: _mmsa_split(path, split, data[split]) for split, name in MMSA_SPLITS.items()})
+    check_unique_ids(dataset, source=path)
+    return dataset
 
 
 def _mmsa_split(path: Path, split: str, data) -> Dataset:
@@ -205,6 +211,33 @@ def affect_feature_dims(dataset: Dataset | DatasetDict) -> dict[str, int | None]
     return dims
 
 
+def _check_unique_ids(path, ids: Sequence[str]) -> None:
+    seen, repeated = set(), []
+    for clip_id in ids:
+        if clip_id in seen:
+            repeated.append(clip_id)
+        seen.add(clip_id)
+    if repeated:
+        raise AffectDataError(path, f"{len(repeated)} repeated id(s), e.g. {repeated[:3]}; ids must name one clip each")
+
+
+def check_unique_ids(dataset: DatasetDict, source: str | Path = "the dataset") -> None:
+    """Raises an `AffectDataError` when an `id` occurs twice, within a split or across splits.
+
+    Live-comment features are looked up by `id` in one flat store, so an id shared by two rows (MELD's
+    `dia{D}_utt{U}` restarts in every split) would hand one clip's features to the other."""
+    where: dict[str, str] = {}
+    for name, split in dataset.items():
+        if "id" not in split.column_names:
+            raise AffectDataError(source, f"split {name!r} has no id column")
+        for clip_id in split["id"]:
+            if clip_id in where:
+                raise AffectDataError(
+                    source, f"id {clip_id!r} occurs in {where[clip_id]!r} and again in {name!r}; ids must be unique across splits"
+                )
+            where[clip_id] = name
+
+
 # --------------------------------------------------------------------------------------------------------- MELD
 
 
@@ -222,6 +255,8 @@ def _srt_seconds(text: str) -> float:
 def meld_features() -> Features:
     return Features(
         {
+            "id": Value("string"),
+            "video_file": Value("string"),
             "sr_no": Value("int32"),
             "utterance": Value("string"),
             "speaker": Value("string"),
@@ -237,17 +272,35 @@ def meld_features() -> Features:
     )
 
 
-def read_meld_csv(path: str | Path) -> Dataset:
+def meld_clip_id(split: str, dialogue_id: int, utterance_id: int) -> str:
+    """The id of a MELD utterance, unique across splits: `"{split}_dia{D}_utt{U}"` with MELD's own split name
+    (`train`, `dev`, `test`). `dia{D}_utt{U}` alone restarts in every split (1,901 of the 2,610 test ids also occur
+    in train or dev), so a flat folder of features keyed by it would give test rows other clips' features."""
+    if split not in MELD_VIDEO_FOLDERS:
+        raise ValueError(f"MELD split must be one of {list(MELD_VIDEO_FOLDERS)}, got {split!r}")
+    return f"{split}_dia{dialogue_id}_utt{utterance_id}"
+
+
+def read_meld_csv(path: str | Path, split: str | None = None) -> Dataset:
     """Reads one MELD `*_sent_emo.csv` (UTF-8, header row, SRT-style `"HH:MM:SS,mmm"` times).
 
-    Rows: `sr_no`, `utterance`, `speaker`, `emotion` (7 classes, `MELD_EMOTIONS` order), `sentiment` (3 classes),
-    `dialogue_id`, `utterance_id`, `season`, `episode`, `start_time` / `end_time` in seconds.
+    Rows: `id` (`meld_clip_id`, unique across splits), `video_file` (the clip inside MELD.Raw, e.g.
+    `dev_splits_complete/dia0_utt0.mp4`), `sr_no`, `utterance`, `speaker`, `emotion` (7 classes, `MELD_EMOTIONS`
+    order), `sentiment` (3 classes), `dialogue_id`, `utterance_id`, `season`, `episode`, `start_time` / `end_time`
+    in seconds.
+
+    Args:
+        path: the csv.
+        split: MELD's split name (`train`, `dev`, `test`); default the file name's prefix (`dev_sent_emo.csv`).
 
     Raises:
         AffectDataError: a wrong header, or a record with a wrong field count, an unknown label, a non-integer id
             or a bad time (the message gives the line number).
     """
     path = Path(path)
+    split = split or path.name.split("_")[0]
+    if split not in MELD_VIDEO_FOLDERS:
+        raise AffectDataError(path, f"cannot tell the MELD split from the file name; pass split= one of {list(MELD_VIDEO_FOLDERS)}")
     columns: dict[str, list] = {name: [] for name in meld_features()}
     try:
         with open(path, encoding="utf-8-sig", newline="") as file:
@@ -271,25 +324,32 @@ def read_meld_csv(path: str | Path) -> Dataset:
                     times = [_srt_seconds(start), _srt_seconds(end)]
                 except ValueError as error:
                     raise AffectDataError(path, f"line {line}: {error}") from error
-                values = [numbers[0], utterance, speaker, emotion, sentiment, *numbers[1:], *times]
+                clip = f"dia{numbers[1]}_utt{numbers[2]}"
+                values = [
+                    meld_clip_id(split, numbers[1], numbers[2]), f"{MELD_VIDEO_FOLDERS[split]}/{clip}.mp4",
+                    numbers[0], utterance, speaker, emotion, sentiment, *numbers[1:], *times,
+                ]
                 for name, value in zip(columns, values):
                     columns[name].append(value)
     except UnicodeDecodeError as error:
         raise AffectDataError(path, f"not UTF-8 ({error}); use the UTF-8 release of MELD") from error
+    _check_unique_ids(path, columns["id"])
     return Dataset.from_dict(columns, features=meld_features())
 
 
 def load_meld(folder: str | Path) -> DatasetDict:
     """Loads MELD's `train_sent_emo.csv`, `dev_sent_emo.csv` and `test_sent_emo.csv` from `folder` as
-    `train` / `validation` / `test` (see `read_meld_csv` for the rows)."""
+    `train` / `validation` / `test` (see `read_meld_csv` for the rows; `id` is unique across the three)."""
     folder = Path(folder)
     splits = {}
     for stem, name in MELD_SPLITS.items():
         path = folder / f"{stem}_sent_emo.csv"
         if not path.is_file():
             raise FileNotFoundError(f"MELD split file not found: {path}")
-        splits[name] = read_meld_csv(path)
-    return DatasetDict(splits)
+        splits[name] = read_meld_csv(path, split=stem)
+    dataset = DatasetDict(splits)
+    check_unique_ids(dataset, source=folder)
+    return dataset
 
 
 # ------------------------------------------------------------------------------------------------------ MUStARD
@@ -309,6 +369,18 @@ def mustard_features() -> Features:
     )
 
 
+class _RepeatedKeyError(ValueError):
+    pass
+
+
+def _object_without_repeated_keys(pairs: list) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        raise _RepeatedKeyError(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return data
+
+
 def load_mustard(path: str | Path) -> Dataset:
     """Reads MUStARD's `sarcasm_data.json` (an object keyed by clip id) into one `Dataset`, in file order.
 
@@ -321,9 +393,12 @@ def load_mustard(path: str | Path) -> Dataset:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as file:
-            data = json.load(file)
+            # json.load silently keeps the last of two equal keys; a clip id given twice must be an error instead.
+            data = json.load(file, object_pairs_hook=_object_without_repeated_keys)
     except json.JSONDecodeError as error:
         raise AffectDataError(path, f"invalid JSON: {error}") from error
+    except _RepeatedKeyError as error:
+        raise AffectDataError(path, f"key {error.args[0]!r} occurs twice in one object (a clip id or a field given twice)") from error
     if not isinstance(data, dict):
         raise AffectDataError(path, f"expected an object keyed by clip id, got {type(data).__name__}")
     columns: dict[str, list] = {name: [] for name in mustard_features()}
@@ -362,7 +437,7 @@ def mustard_stratified_folds(
         n_folds: number of folds (5 in the paper).
         seed: shuffling seed of scikit-learn's `StratifiedKFold(shuffle=True)`.
         split_indices: explicit `(train_indices, test_indices)` pairs instead, e.g. the authors' fold file
-            (`load_mustard_split_indices`).
+            (`load_mustard_split_indices`; `mustard_official_folds` checks them against the dataset).
 
     Returns:
         one `DatasetDict(train=..., test=...)` per fold.
@@ -380,19 +455,58 @@ def mustard_stratified_folds(
     return folds
 
 
-def load_mustard_split_indices(path: str | Path, *, allow_pickle: bool = False) -> list[tuple[list[int], list[int]]]:
-    """Reads the authors' fold file `data/split_indices.p` (a pickle of 5 `(train, test)` index arrays).
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles Python containers, numbers and numpy arrays only: any other global (a function an attacker could
+    call) is refused. numpy arrays pickle as `_reconstruct(ndarray, shape, dtype)` plus their raw bytes."""
 
-    Refused unless `allow_pickle=True` (unpickling can run arbitrary code)."""
+    def find_class(self, module: str, name: str):
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own `_reconstruct`, wherever this numpy keeps it
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module == "_codecs" and name == "encode":  # protocol 2 written by Python 3 stores bytes as encode(str)
+            import codecs
+
+            return codecs.encode
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: a fold file holds index arrays only")
+
+
+def load_mustard_split_indices(path: str | Path) -> list[tuple[list[int], list[int]]]:
+    """Reads the authors' speaker-dependent folds, `data/split_indices.p` of soujanyaporia/MUStARD: a pickle of 5
+    `(train_indices, test_indices)` numpy arrays over the clips of `sarcasm_data.json` in file order.
+
+    The pickle is read with an unpickler that builds numpy arrays and nothing else, so no code of the file runs.
+
+    Raises:
+        AffectDataError: not such a list, an unreadable pickle, or a global other than numpy's array builders.
+    """
     path = Path(path)
-    if not allow_pickle:
-        raise UnsafePickleError(path, "split_indices.p is a pickle; pass allow_pickle=True for a trusted copy")
-    with open(path, "rb") as file:
-        folds = pickle.load(file, encoding="latin1")
     try:
+        with open(path, "rb") as file:
+            folds = _ArrayUnpickler(file, encoding="latin1").load()
         return [(list(map(int, train)), list(map(int, test))) for train, test in folds]
-    except (TypeError, ValueError) as error:
-        raise AffectDataError(path, f"expected a list of (train_indices, test_indices) pairs ({error})") from error
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError) as error:
+        raise AffectDataError(path, f"expected a pickled list of (train_indices, test_indices) pairs ({error})") from error
+
+
+def mustard_official_folds(dataset: Dataset, split_indices: str | Path | Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[DatasetDict]:
+    """MUStARD's speaker-dependent setting on the authors' 5 folds (`split_indices.p`, see
+    `load_mustard_split_indices`), so that figures compare with the paper's. (Those folds are not exactly stratified
+    over the released labels: their test sets hold 61 to 76 sarcastic clips of 138.)
+
+    Raises:
+        AffectDataError: the folds do not fit the dataset (an index out of range, or test sets that do not cover
+            every clip exactly once).
+    """
+    folds = load_mustard_split_indices(split_indices) if isinstance(split_indices, (str, Path)) else split_indices
+    tested = sorted(int(i) for _, test in folds for i in test)
+    if tested != list(range(len(dataset))):
+        raise AffectDataError(
+            split_indices if isinstance(split_indices, (str, Path)) else "split_indices",
+            f"the folds' test sets must cover the {len(dataset)} clips exactly once; use the fold file made for this "
+            f"sarcasm_data.json",
+        )
+    return mustard_stratified_folds(dataset, split_indices=folds)
 
 
 def mustard_speaker_independent_split(dataset: Dataset) -> DatasetDict:
@@ -420,6 +534,10 @@ __all__ = [
     "load_mustard",
     "mustard_stratified_folds",
     "load_mustard_split_indices",
+    "mustard_official_folds",
+    "check_unique_ids",
+    "meld_clip_id",
+    "MELD_VIDEO_FOLDERS",
     "mustard_speaker_independent_split",
     "MELD_EMOTIONS",
     "MELD_SENTIMENTS",

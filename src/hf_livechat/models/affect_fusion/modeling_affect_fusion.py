@@ -316,25 +316,10 @@ class AffectFusionForSequenceClassification(AffectFusionPreTrainedModel):
 
         loss = None
         if labels is not None:
-            loss = self._loss(logits, labels.to(logits.device))
+            # transformers' sequence-classification loss (MSE / cross-entropy / BCE by config.problem_type, inferred
+            # from num_labels and the label dtype when unset), computed in float32.
+            loss = self.loss_function(labels=labels.to(logits.device), pooled_logits=logits.float(), config=self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss transformers' sequence classifiers use for `config.problem_type` (inferred when unset)."""
-        if self.config.problem_type is None:
-            if self.num_labels == 1:
-                self.config.problem_type = "regression"
-            elif labels.dtype in (torch.long, torch.int):
-                self.config.problem_type = "single_label_classification"
-            else:
-                self.config.problem_type = "multi_label_classification"
-        if self.config.problem_type == "regression":
-            if self.num_labels == 1:
-                return F.mse_loss(logits.squeeze(-1).float(), labels.reshape(-1).float())
-            return F.mse_loss(logits.float(), labels.float())
-        if self.config.problem_type == "single_label_classification":
-            return F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1).long())
-        return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
 
 
 __all__ = ["AffectFusionPreTrainedModel", "AffectFusionForSequenceClassification", "FeatureDimensionError"]
