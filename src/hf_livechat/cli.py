@@ -280,6 +280,86 @@ def _live(args):
         raise ValueError(f"no comment was generated: {report.frames_decoded} frames decoded from {args.source}")
 
 
+def load_live_comment_features(folder):
+    """The live-comment features of an extraction folder (`hf-livechat extract-lc-features`), through the feature
+    store's own loader (which checks its model and source record) when the package has it."""
+    try:
+        from .pipelines.lc_features import load_lc_features
+    except ImportError:
+        from .training.affect import read_lc_feature_shards as load_lc_features
+    return load_lc_features(folder)
+
+
+def _train_affect(args):
+    from .training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol, run_mustard_protocol
+    from .training.affect_benchmarks import load_affect_benchmark
+
+    if args.live_comment_features is None and not args.no_live_comments:
+        raise ValueError("pass --live-comment-features DIR (from extract-lc-features), or --no-live-comments for the text/audio/video model alone")
+    data = load_affect_benchmark(
+        args.benchmark, args.data, allow_pickle=args.allow_pickle, meld_label=args.meld_label,
+        mustard_setting=args.mustard_setting, split_indices=args.split_indices,
+    )
+    protocol = AffectProtocolArguments(
+        benchmark=args.benchmark, seeds=args.seeds, max_epochs=args.max_epochs, patience=args.patience,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, d_model=args.d_model, num_layers=args.num_layers,
+        output_dir=args.output_dir,
+    )
+    folds = data if isinstance(data, list) else None
+    settings = {}
+    if args.live_comment_features is not None:
+        features = load_live_comment_features(args.live_comment_features)
+        source = str(args.live_comment_features)
+        if folds:
+            settings["with live comments"] = [join_live_comment_features(fold, features, source) for fold in folds]
+        else:
+            settings["with live comments"] = join_live_comment_features(data, features, source)
+    if args.no_live_comments or args.live_comment_features is not None:
+        settings["without live comments"] = data
+    run = run_mustard_protocol if folds else run_affect_protocol
+    result = run(settings, protocol)
+    print(result.format_table(args.metrics.split(",") if args.metrics else None))
+    for setting, folder in result.models.items():
+        print(f"{setting}: best-dev model with its card in {folder}")
+    report = Path(args.json) if args.json else Path(args.output_dir) / "affect_results.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result.to_dict(), indent=2))
+    print(f"wrote {report}")
+
+
+def _live(args):
+    from transformers import pipeline
+
+    from .pipelines.live_session import LiveOptions, run_live
+
+    generate_kwargs = {}
+    if args.num_candidates is not None:
+        generate_kwargs["num_return_sequences"] = args.num_candidates
+    if args.greedy:
+        generate_kwargs.update(do_sample=False, num_return_sequences=1)
+    options = LiveOptions(
+        interval=args.interval,
+        chat=args.chat,
+        follow_chat=args.follow,
+        irc_server=args.irc_server,
+        asr_model=args.asr,
+        asr_engine=args.asr_engine,
+        out=args.out,
+        overlay_port=args.overlay,
+        follow=args.follow_source,
+        idle_timeout=args.idle_timeout,
+        speed=args.speed,
+        max_lag=args.max_lag,
+        generate_kwargs=generate_kwargs,
+        repeat_penalty=args.repeat_penalty,
+    )
+    commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
+    report = run_live(args.source, commenter, options)
+    print(report.summary())
+    if not report.stats.emitted:
+        raise ValueError(f"no comment was generated: {report.frames_decoded} frames decoded from {args.source}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-livechat", description="Live-comment modelling for the Hugging Face ecosystem.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -397,6 +477,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     _add_lcaffect_parsers(sub)
+
+    p = sub.add_parser("train-affect", help="train the affect fusion model: N seeds, dev-selected, test mean ± std, with/without live comments")
+    p.add_argument("--benchmark", required=True, choices=["sims", "simsv2", "mosi", "mosei", "meld", "mustard"])
+    p.add_argument("--data", required=True, help="MMSA .pkl, MELD folder of csvs, or MUStARD sarcasm_data.json")
+    p.add_argument("--live-comment-features", default=None, help="folder from extract-lc-features (rows joined by id)")
+    p.add_argument("--no-live-comments", action="store_true", help="train the model without live-comment features (alone, or beside)")
+    p.add_argument("--allow-pickle", action="store_true", help="allow reading an MMSA pickle (trusted files only)")
+    p.add_argument("--meld-label", choices=["emotion", "sentiment"], default="emotion")
+    p.add_argument("--mustard-setting", choices=["dependent", "independent"], default="dependent")
+    p.add_argument("--split-indices", default=None, help="MUStARD's data/split_indices.p (default: beside the json)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--max-epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better dev score before a run stops")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--metrics", default=None, help="comma-separated metrics to print (default all)")
+    p.add_argument("--output-dir", default="affect-runs", help="runs (resumable), best models with cards, results")
+    p.add_argument("--json", default=None, help="write every run and the summary here (default OUTPUT_DIR/affect_results.json)")
+    p.set_defaults(func=_train_affect)
 
     p = sub.add_parser("train-affect", help="train the affect fusion model: N seeds, dev-selected, test mean ± std, with/without live comments")
     p.add_argument("--benchmark", required=True, choices=["sims", "simsv2", "mosi", "mosei", "meld", "mustard"])

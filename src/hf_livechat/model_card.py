@@ -13,7 +13,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-__all__ = ["DEFAULT_TEMPLATE", "write_model_card"]
+__all__ = ["DEFAULT_TEMPLATE", "write_model_card", "write_affect_fusion_model_card"]
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "assets" / "livechat_model_card.md"
 TAGS = ["hf-livechat", "livechat", "live-comments", "danmaku", "video-comment-generation", "multimodal"]
@@ -159,3 +159,94 @@ def _eval_results(rows: dict[str, dict[str, float]], dataset_id: str | None) -> 
 
 def _format(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
+
+
+# ------------------------------------------------------------------------------------------ affect fusion model card
+
+AFFECT_FUSION_TEMPLATE = Path(__file__).resolve().parent / "assets" / "affect_fusion_model_card.md"
+_AFFECT_ARCHITECTURE_FIELDS = {
+    "modalities": "modalities",
+    "use_live_comment_features": "live-comment features",
+    "text_dim": "text feature size",
+    "acoustic_dim": "acoustic feature size",
+    "visual_dim": "visual feature size",
+    "lc_dim": "live-comment feature size",
+    "d_model": "hidden size",
+    "num_layers": "fusion layers",
+    "num_heads": "attention heads",
+    "num_labels": "outputs",
+    "problem_type": "problem type",
+}
+
+
+def write_affect_fusion_model_card(
+    model_dir: str | os.PathLike,
+    *,
+    benchmark: str,
+    setting: str,
+    summary: Mapping[str, Mapping[str, Mapping[str, float]]],
+    selection_metric: str,
+    seeds: list[int],
+    training: Mapping[str, Any] | None = None,
+    template_path: str | os.PathLike = AFFECT_FUSION_TEMPLATE,
+) -> Path:
+    """Write ``README.md`` into a saved affect fusion model folder (``hf_livechat.training.affect`` calls it when
+    it keeps a setting's best model) and return its path.
+
+    Args:
+        model_dir: the saved model folder (its ``config.json`` fills the architecture table; a ``selected_run.json``
+            beside it names the run the weights come from).
+        benchmark: the benchmark trained on (``meld``, ``simsv2``, ``mustard``, ...).
+        setting: this model's setting (e.g. "with live comments").
+        summary: ``{setting: {metric: {"mean": m, "std": s}}}`` of every setting trained together.
+        selection_metric: the dev metric that selected checkpoints.
+        seeds: the seeds averaged over.
+        training: hyperparameters to list.
+    """
+    model_dir = Path(model_dir)
+    config = _config_dict(model_dir, None)
+    selected_file = model_dir / "selected_run.json"
+    selected = json.loads(selected_file.read_text(encoding="utf-8")) if selected_file.is_file() else None
+    columns = list(dict.fromkeys(name for values in summary.values() for name in values))
+    rows = [
+        (name, [f"{values[c]['mean']:.4f} ± {values[c]['std']:.4f}" if c in values else "" for c in columns])
+        for name, values in summary.items()
+    ]
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["hf-livechat", "lcaffect", "affect", "multimodal", "live-comments", benchmark],
+        metrics=columns or None,
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(template_path),
+        model_name=model_dir.resolve().name if model_dir.name != "model" else f"affect-fusion-{benchmark}",
+        model_id=str(model_dir),
+        benchmark=benchmark,
+        setting=setting,
+        modalities=", ".join(config.get("modalities", [])) + (", live comments" if config.get("use_live_comment_features") else ""),
+        uses_live_comments=bool(config.get("use_live_comment_features")),
+        architecture=[(label, config[key]) for key, label in _AFFECT_ARCHITECTURE_FIELDS.items() if key in config and _shown(key, config)],
+        task="regresses" if config.get("problem_type") == "regression" else "classifies",
+        num_seeds=len(seeds),
+        seeds=", ".join(map(str, seeds)),
+        selection_metric=selection_metric,
+        selected_run=selected,
+        selected_test=[(k, _format(v)) for k, v in (selected or {}).get("test", {}).items()],
+        folds=bool(selected and selected.get("fold") is not None),
+        training=list((training or {}).items()),
+        metric_columns=columns,
+        metric_rows=rows,
+    )
+    path = model_dir / "README.md"
+    card.save(path)
+    return path
+
+
+def _shown(key: str, config: Mapping[str, Any]) -> bool:
+    """Feature sizes only for the modalities the model reads (the others keep unused config defaults)."""
+    modality = {"text_dim": "text", "acoustic_dim": "acoustic", "visual_dim": "visual"}.get(key)
+    if modality is not None:
+        return modality in config.get("modalities", [])
+    return key != "lc_dim" or bool(config.get("use_live_comment_features"))
