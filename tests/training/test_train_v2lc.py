@@ -49,11 +49,10 @@ def tiny_args(output_dir, **overrides) -> TrainingArguments:
     return TrainingArguments(**kwargs)
 
 
-def test_cli_trains_and_retrieves_held_out_segments_above_chance(segments, tmp_path, capsys):
+def test_training_retrieves_held_out_segments_above_chance(segments, tmp_path, capsys):
     out = tmp_path / "model"
-    argv = ["train-v2lc", str(segments), "--output-dir", str(out), "--config", "tiny", "--text-model", "tiny", "--epochs", "6",
-            "--batch-size", "12", "--learning-rate", "3e-3", "--warmup-steps", "3", "--max-comments", "4"]  # fmt: skip
-    assert cli_main(argv) == 0
+    recipe = V2LCRecipeArguments(dataset_dir=str(segments), config="tiny", text_model="tiny", max_comments_per_segment=4)
+    train_v2lc(recipe, tiny_args(out, num_train_epochs=6, save_strategy="no"))
     printed = capsys.readouterr().out
     assert "| video -> comment |" in printed and "| comment -> video |" in printed
     metrics = json.loads((out / "retrieval.json").read_text())
@@ -67,6 +66,18 @@ def test_cli_trains_and_retrieves_held_out_segments_above_chance(segments, tmp_p
     assert "pipeline_tag: feature-extraction" in card and "| video -> comment |" in card and "text tower" in card
     model = V2LCModel.from_pretrained(out)
     assert model.config.text_pooling == "mean" and model.logit_scale.item() <= math.log(LOGIT_SCALE_MAX) + 1e-6
+
+
+@pytest.mark.slow  # a full training run through the command line, checkpoint and evaluation every epoch
+def test_command_line_trains(segments, tmp_path, capsys):
+    out = tmp_path / "model"
+    argv = ["train-v2lc", str(segments), "--output-dir", str(out), "--config", "tiny", "--text-model", "tiny", "--epochs", "6",
+            "--batch-size", "12", "--learning-rate", "3e-3", "--warmup-steps", "3", "--max-comments", "4"]  # fmt: skip
+    assert cli_main(argv) == 0
+    assert "| comment -> video |" in capsys.readouterr().out
+    metrics = json.loads((out / "retrieval.json").read_text())
+    assert metrics["comment_to_video_r1"] > 3 * metrics["chance_comment_to_video_r1"]
+    assert list(out.glob("checkpoint-*")) and (out / "processor_config.json").is_file()
 
 
 def test_split_by_vod(segments, tmp_path):
