@@ -306,9 +306,6 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             embeds = self._embed(self.chat_encoder, input_ids)
             embeds = embeds + self.comment_positions(recency).to(embeds.dtype)
             hidden_states, mask = self.chat_encoder(embeds, attention_mask, position_ids=(within + 1) * attention_mask, **kwargs)
-            # The null slot carries recency 0, as in "comment" mode.
-            null = self.comment_positions.weight[0].to(hidden_states.dtype)
-            hidden_states = torch.cat([hidden_states[:, :1] + null, hidden_states[:, 1:]], dim=1)
             return hidden_states, mask, hidden_states[:, 1:]
 
         attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=3)

@@ -39,6 +39,10 @@ class LiveChatProcessor(ProcessorMixin):
         chat_encoder_type (`str`, defaults to `"comment"`):
             Must match the model config: `"comment"` gives `chat_input_ids` of shape (batch, comments, tokens),
             `"token"` one `[SEP]`-joined sequence per example.
+        context_sampling (`str`, defaults to `"latest"`):
+            In training, a clip with more than `max_context_comments` comments keeps the latest ones, or
+            (`"random"`, the reference code) a random subset in their order, drawn with torch's global generator (the
+            Trainer seeds it per run and per data-loader worker). Evaluation always keeps the latest.
     """
 
     tokenizer_class = "AutoTokenizer"
@@ -52,10 +56,14 @@ class LiveChatProcessor(ProcessorMixin):
         max_comment_length: int = 10,
         max_chat_length: int = 256,
         chat_encoder_type: str = "comment",
+        context_sampling: str = "latest",
         **kwargs,
     ):
         if chat_encoder_type not in ("comment", "token"):
             raise ValueError(f"chat_encoder_type must be 'comment' or 'token', got {chat_encoder_type!r}")
+        if context_sampling not in ("latest", "random"):
+            raise ValueError(f"context_sampling must be 'latest' or 'random', got {context_sampling!r}")
+        self.context_sampling = context_sampling
         self.max_transcript_length = max_transcript_length
         self.max_context_comments = max_context_comments
         self.max_eval_context_comments = max_eval_context_comments
@@ -75,6 +83,7 @@ class LiveChatProcessor(ProcessorMixin):
             max_comment_length=config.max_comment_length,
             max_chat_length=config.max_chat_length,
             chat_encoder_type=config.chat_encoder_type,
+            context_sampling=getattr(config, "context_sampling", "latest"),
         )
 
     def config_kwargs(self) -> dict:
@@ -94,6 +103,7 @@ class LiveChatProcessor(ProcessorMixin):
             "max_comment_length": self.max_comment_length,
             "max_chat_length": self.max_chat_length,
             "chat_encoder_type": self.chat_encoder_type,
+            "context_sampling": self.context_sampling,
         }
 
     def __call__(
@@ -208,9 +218,17 @@ class LiveChatProcessor(ProcessorMixin):
         mask = self._pad([[1] * len(s) for s in ids], 0, length)
         return {"transcript_input_ids": input_ids, "transcript_attention_mask": mask}
 
+    def _keep_comments(self, comments: list[str], keep: int, training: bool) -> list[str]:
+        if not keep:
+            return []
+        if training and self.context_sampling == "random" and len(comments) > keep:
+            chosen = torch.randperm(len(comments))[:keep].sort().values.tolist()
+            return [comments[i] for i in chosen]
+        return comments[-keep:]
+
     def encode_chats(self, chats: list[Sequence], training: bool = False, fixed: bool = False) -> dict[str, torch.Tensor]:
         keep = self.max_context_comments if training else self.max_eval_context_comments
-        texts = [[_message_text(m) for m in chat][-keep:] if keep else [] for chat in chats]
+        texts = [self._keep_comments([_message_text(m) for m in chat], keep, training) for chat in chats]
         if self.chat_encoder_type == "token":
             sep = self.tokenizer.sep_token_id
             joined = []
