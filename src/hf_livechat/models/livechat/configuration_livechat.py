@@ -22,10 +22,12 @@ class LiveChatConfig(PreTrainedConfig):
     video frame features, the streamer's speech transcript, the recent chat) and a decoder whose every layer holds
     masked self-attention, one cross-attention block per modality, and a feed-forward block.
 
-    `LiveChatConfig()` reproduces the published LiveChat reference model: d_model 256, 4 encoder and 4 decoder
-    layers, 8 heads, feed-forward 512, dropout 0.1, 2048-d ResNet50 frame features, the 30522-token BERT uncased
-    vocabulary, transcripts up to 100 tokens, 5 context comments in training (15 in evaluation), comments of up to 10
-    tokens, and the per-comment chat encoder.
+    `LiveChatConfig()` has the published LiveChat model's sizes: d_model 256, 4 encoder and 4 decoder layers, 8
+    heads, feed-forward 512, dropout 0.1, 2048-d ResNet50 frame features, the 30522-token BERT uncased vocabulary,
+    transcripts up to 100 tokens, 5 context comments in training (15 in evaluation), comments of up to 10 tokens,
+    and the per-comment chat encoder. Its layers are pre-norm, mean-pool each comment and keep every transcript token,
+    which train better from scratch than the reference code's choices; [`LiveChatConfig.reference_code`] follows
+    the reference code where it differs (see the README's table).
 
     Args:
         vocab_size (`int`, defaults to 30522):
