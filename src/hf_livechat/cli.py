@@ -57,12 +57,7 @@ def _build_dataset(args):
 
 
 def _train(args):
-    import os
-
-    import torch
-    from transformers import Seq2SeqTrainingArguments
-
-    from .training.train import LiveChatRecipeArguments, train_livechat
+    from .training.train import LiveChatRecipeArguments, recipe_training_arguments, train_livechat
 
     recipe = LiveChatRecipeArguments(
         dataset_dir=args.dataset_dir,
@@ -74,30 +69,16 @@ def _train(args):
         modality_dropout=args.modality_dropout,
         select_by_ranking=args.evaluations > 0,
     )
-    evaluate = args.evaluations > 0
-    training_args = Seq2SeqTrainingArguments(
-        output_dir=args.output_dir,
-        num_train_epochs=args.epochs,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size,
+    training_args = recipe_training_arguments(
+        args.output_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
-        lr_scheduler_type="cosine",
-        weight_decay=0.01,
+        evaluations=args.evaluations,
         logging_steps=args.logging_steps,
-        # A fraction of the run between evaluations; the checkpoint with the best validation Recall@1 is kept.
-        eval_strategy="steps" if evaluate else "no",
-        eval_steps=1 / args.evaluations if evaluate else None,
-        save_strategy="steps",
-        save_steps=1 / args.evaluations if evaluate else 0.1,
-        save_total_limit=1,
-        load_best_model_at_end=evaluate,
-        report_to="none",
         seed=args.seed,
         bf16=args.bf16,
-        # Under torchrun on a machine without CUDA, DDP runs over gloo only with use_cpu.
-        use_cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),
-        disable_tqdm=False,
     )
     print(f"model saved to {train_livechat(recipe, training_args)}")
 
@@ -158,6 +139,10 @@ def _generate(args):
     for comment in comments[:5]:
         print(f"{comment['time']:7.1f} s  {comment['comment']}")
     print(f"{len(comments)} comments -> " + ", ".join(str(p) for p in paths.values()))
+    from .pipelines.diversity import format_diversity
+    from .pipelines.video_comment_generation import summarize_comments
+
+    print(format_diversity(summarize_comments(comments)))
 
 
 def _render(args):
@@ -280,87 +265,9 @@ def _live(args):
         raise ValueError(f"no comment was generated: {report.frames_decoded} frames decoded from {args.source}")
 
 
-def load_live_comment_features(folder):
-    """The live-comment features of an extraction folder (`hf-livechat extract-lc-features`), through the feature
-    store's own loader (which checks its model and source record) when the package has it."""
-    try:
-        from .pipelines.lc_features import load_lc_features
-    except ImportError:
-        from .training.affect import read_lc_feature_shards as load_lc_features
-    return load_lc_features(folder)
-
-
-def _train_affect(args):
-    from .training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol, run_mustard_protocol
-    from .training.affect_benchmarks import load_affect_benchmark
-
-    if args.live_comment_features is None and not args.no_live_comments:
-        raise ValueError("pass --live-comment-features DIR (from extract-lc-features), or --no-live-comments for the text/audio/video model alone")
-    data = load_affect_benchmark(
-        args.benchmark, args.data, allow_pickle=args.allow_pickle, meld_label=args.meld_label,
-        mustard_setting=args.mustard_setting, split_indices=args.split_indices,
-    )
-    protocol = AffectProtocolArguments(
-        benchmark=args.benchmark, seeds=args.seeds, max_epochs=args.max_epochs, patience=args.patience,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, d_model=args.d_model, num_layers=args.num_layers,
-        output_dir=args.output_dir,
-    )
-    folds = data if isinstance(data, list) else None
-    settings = {}
-    if args.live_comment_features is not None:
-        features = load_live_comment_features(args.live_comment_features)
-        source = str(args.live_comment_features)
-        if folds:
-            settings["with live comments"] = [join_live_comment_features(fold, features, source) for fold in folds]
-        else:
-            settings["with live comments"] = join_live_comment_features(data, features, source)
-    if args.no_live_comments or args.live_comment_features is not None:
-        settings["without live comments"] = data
-    run = run_mustard_protocol if folds else run_affect_protocol
-    result = run(settings, protocol)
-    print(result.format_table(args.metrics.split(",") if args.metrics else None))
-    for setting, folder in result.models.items():
-        print(f"{setting}: best-dev model with its card in {folder}")
-    report = Path(args.json) if args.json else Path(args.output_dir) / "affect_results.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result.to_dict(), indent=2))
-    print(f"wrote {report}")
-
-
-def _live(args):
-    from transformers import pipeline
-
-    from .pipelines.live_session import LiveOptions, run_live
-
-    generate_kwargs = {}
-    if args.num_candidates is not None:
-        generate_kwargs["num_return_sequences"] = args.num_candidates
-    if args.greedy:
-        generate_kwargs.update(do_sample=False, num_return_sequences=1)
-    options = LiveOptions(
-        interval=args.interval,
-        chat=args.chat,
-        follow_chat=args.follow,
-        irc_server=args.irc_server,
-        asr_model=args.asr,
-        asr_engine=args.asr_engine,
-        out=args.out,
-        overlay_port=args.overlay,
-        follow=args.follow_source,
-        idle_timeout=args.idle_timeout,
-        speed=args.speed,
-        max_lag=args.max_lag,
-        generate_kwargs=generate_kwargs,
-        repeat_penalty=args.repeat_penalty,
-    )
-    commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
-    report = run_live(args.source, commenter, options)
-    print(report.summary())
-    if not report.stats.emitted:
-        raise ValueError(f"no comment was generated: {report.frames_decoded} frames decoded from {args.source}")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .training.defaults import TrainingDefaults
+
     parser = argparse.ArgumentParser(prog="hf-livechat", description="Live-comment modelling for the Hugging Face ecosystem.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -407,13 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", default=None, help="start from this LiveChat checkpoint instead of a fresh model")
     p.add_argument("--tokenizer", default=None, help="tokenizer id or folder (default: BERT uncased, shipped offline)")
     p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
-    p.add_argument("--epochs", type=float, default=60, help="passes over the training clips (a new random target each)")
-    p.add_argument("--batch-size", type=int, default=32, help="clips per step and process")
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
-    p.add_argument("--warmup-steps", type=int, default=30, help="linear warm-up steps")
-    p.add_argument("--modality-dropout", type=float, default=0.15, help="chance that each modality of a training clip is removed")
-    p.add_argument("--evaluations", type=int, default=10, help="validation rankings over the run (best Recall@1 kept); 0: none, keep the last")
-    p.add_argument("--logging-steps", type=int, default=50, help="steps between loss logs")
+    p.add_argument("--epochs", type=float, default=TrainingDefaults.epochs, help="passes over the training clips (a new random target each)")
+    p.add_argument("--batch-size", type=int, default=TrainingDefaults.batch_size, help="clips per step and process")
+    p.add_argument("--learning-rate", type=float, default=TrainingDefaults.learning_rate, help="peak learning rate of the cosine schedule")
+    p.add_argument("--warmup-steps", type=int, default=TrainingDefaults.warmup_steps, help="linear warm-up steps")
+    p.add_argument("--modality-dropout", type=float, default=TrainingDefaults.modality_dropout, help="chance that each modality of a training clip is removed")
+    p.add_argument("--evaluations", type=int, default=TrainingDefaults.evaluations, help="validation rankings over the run (best Recall@1 kept); 0: none, keep the last")
+    p.add_argument("--logging-steps", type=int, default=TrainingDefaults.logging_steps, help="steps between loss logs")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
     p.set_defaults(func=_train)
@@ -477,27 +384,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     _add_lcaffect_parsers(sub)
-
-    p = sub.add_parser("train-affect", help="train the affect fusion model: N seeds, dev-selected, test mean ± std, with/without live comments")
-    p.add_argument("--benchmark", required=True, choices=["sims", "simsv2", "mosi", "mosei", "meld", "mustard"])
-    p.add_argument("--data", required=True, help="MMSA .pkl, MELD folder of csvs, or MUStARD sarcasm_data.json")
-    p.add_argument("--live-comment-features", default=None, help="folder from extract-lc-features (rows joined by id)")
-    p.add_argument("--no-live-comments", action="store_true", help="train the model without live-comment features (alone, or beside)")
-    p.add_argument("--allow-pickle", action="store_true", help="allow reading an MMSA pickle (trusted files only)")
-    p.add_argument("--meld-label", choices=["emotion", "sentiment"], default="emotion")
-    p.add_argument("--mustard-setting", choices=["dependent", "independent"], default="dependent")
-    p.add_argument("--split-indices", default=None, help="MUStARD's data/split_indices.p (default: beside the json)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--max-epochs", type=int, default=30)
-    p.add_argument("--patience", type=int, default=5, help="epochs without a better dev score before a run stops")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=5e-4)
-    p.add_argument("--d-model", type=int, default=128)
-    p.add_argument("--num-layers", type=int, default=2)
-    p.add_argument("--metrics", default=None, help="comma-separated metrics to print (default all)")
-    p.add_argument("--output-dir", default="affect-runs", help="runs (resumable), best models with cards, results")
-    p.add_argument("--json", default=None, help="write every run and the summary here (default OUTPUT_DIR/affect_results.json)")
-    p.set_defaults(func=_train_affect)
 
     p = sub.add_parser("train-affect", help="train the affect fusion model: N seeds, dev-selected, test mean ± std, with/without live comments")
     p.add_argument("--benchmark", required=True, choices=["sims", "simsv2", "mosi", "mosei", "meld", "mustard"])

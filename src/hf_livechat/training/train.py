@@ -19,14 +19,19 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
+from .defaults import TrainingDefaults
 
 
 logger = logging.getLogger(__name__)
 
+# What the small presets do differently from the reference model, chosen on the world family (bench/bench_worlds.py):
+# train with the context that evaluation and generation use (15 comments), and attend to chat token by token, since
+# replies copy words, memes and names out of single messages.
+_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token")
 # Architectures by name; "reference" is the published model (LiveChatConfig defaults).
 CONFIG_PRESETS: dict[str, dict] = {
-    "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128),
-    "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256),
+    "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, **_CONTEXT_DEFAULTS),
+    "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256, **_CONTEXT_DEFAULTS),
     "reference": {},
 }
 
@@ -45,7 +50,7 @@ class LiveChatRecipeArguments:
         default=None, metadata={"help": "config fields to override, e.g. 'max_context_comments=15,dropout=0.2'"}
     )
     modality_dropout: float = field(
-        default=0.15,
+        default=TrainingDefaults.modality_dropout,
         metadata={"help": "probability that each modality of a training clip is removed (anew every epoch), so the model "
                   "also works with the video only, or without chat or transcript"},
     )
@@ -56,6 +61,46 @@ class LiveChatRecipeArguments:
     )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation")
+
+
+def recipe_training_arguments(
+    output_dir: str,
+    *,
+    epochs: float = TrainingDefaults.epochs,
+    batch_size: int = TrainingDefaults.batch_size,
+    learning_rate: float = TrainingDefaults.learning_rate,
+    warmup_steps: int = TrainingDefaults.warmup_steps,
+    evaluations: int = TrainingDefaults.evaluations,
+    logging_steps: int = TrainingDefaults.logging_steps,
+    seed: int = 0,
+    bf16: bool = False,
+) -> Seq2SeqTrainingArguments:
+    """`Seq2SeqTrainingArguments` of the recipe: cosine schedule, `evaluations` evaluations spread over the run
+    (each ranks the validation candidates; the checkpoint with the best Recall@1 is kept and loaded at the end; 0:
+    no evaluation, the last weights are kept), resumable checkpoints. Under `torchrun` on a machine without CUDA
+    it sets `use_cpu`, without which transformers would train one copy per process."""
+    evaluate = evaluations > 0
+    return Seq2SeqTrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        logging_steps=logging_steps,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=1 / evaluations if evaluate else None,  # a fraction of the run
+        save_strategy="steps",
+        save_steps=1 / evaluations if evaluate else 0.1,
+        save_total_limit=1,
+        load_best_model_at_end=evaluate,
+        report_to="none",
+        seed=seed,
+        bf16=bf16,
+        use_cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),
+    )
 
 
 def parse_config_overrides(text: str | None) -> dict:

@@ -1,0 +1,20 @@
+"""The LiveChat recipe's defaults, in one place and free of torch (the CLI builds its parser from them).
+
+They were chosen on the whole world family (`bench/bench_worlds.py`: the quickstart's world and the variants that
+break its conveniences), not on one world.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """The schedule of `hf-livechat train` and of the quickstart."""
+
+    epochs: float = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_steps: int = 30
+    evaluations: int = 10  # validation rankings over the run; the checkpoint with the best Recall@1 is kept
+    logging_steps: int = 50
+    modality_dropout: float = 0.15  # chance that each modality of a training clip is removed
