@@ -3,8 +3,9 @@ figures that show whether it worked (distinct-1/2, share of distinct comments, r
 
 A live commenter that writes "team skiing" for 31 windows out of 47 is useless, however likely each comment is
 alone. The generator proposes several candidates per window; :func:`pick_comment` takes the best by
-``score - penalty * overlap``, where ``overlap`` is the largest word-set Jaccard similarity between the candidate and
-one of the last few comments (1 for an exact repeat). The same rule serves the pipeline and the live commenter.
+``score - penalty * cost``, where ``cost`` sums the word-set Jaccard similarity between the candidate and each of
+the last few comments (1 for an exact repeat), weighted by how recent that comment is. The same rule serves the
+pipeline and the live commenter.
 """
 
 from __future__ import annotations
@@ -30,15 +31,23 @@ def overlap(text: str, recent: Iterable[str]) -> float:
     return best
 
 
+def repeat_cost(text: str, recent: Sequence[str]) -> float:
+    """How much saying ``text`` now repeats ``recent`` (oldest first): the sum of its :func:`overlap` with each of
+    them, weighted from 0.5 for the oldest to 1 for the last. A line said twice lately costs twice; what was just said
+    costs most."""
+    count = len(recent)
+    return sum(overlap(text, [other]) * (0.5 + 0.5 * (i + 1) / count) for i, other in enumerate(recent))
+
+
 def pick_comment(candidates: Sequence[tuple[str, float]], recent: Sequence[str], penalty: float = DEFAULT_REPEAT_PENALTY) -> int:
-    """Index of the candidate ``(text, score)`` to emit: highest ``score - penalty * overlap(text, recent)``; empty
-    comments come last."""
+    """Index of the candidate ``(text, score)`` to emit: highest ``score - penalty * repeat_cost(text, recent)``;
+    empty comments come last."""
     if not candidates:
         raise ValueError("no candidate to pick from")
 
     def value(item):
         text, score = candidates[item]
-        return (bool(text.strip()), score - penalty * overlap(text, recent))
+        return (bool(text.strip()), score - penalty * repeat_cost(text, recent))
 
     return max(range(len(candidates)), key=value)
 

@@ -13,7 +13,14 @@ from ..data.backbones import resolve_feature_model
 from ..data.chat import ChatFilters, ChatMessage, read_chat
 from ..data.media import iter_frames_1fps, probe_media
 from ..data.transcripts import read_transcript, transcribe
+from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_diversity, pick_comment
 from .windows import StreamContext, as_messages, as_segments, window_ends
+
+# Decoding when the call names none (no do_sample / num_beams / num_return_sequences / top_p / top_k / temperature):
+# several candidates per window, the one that does not repeat a recent comment wins. Chosen by measurement on the
+# quickstart's held-out stream, video only (bench/bench_live.py --measure-defaults; README, "Live mode").
+CHAT_GENERATE_DEFAULTS = {"num_beams": 4, "num_return_sequences": 4}
+_DECODING_KEYS = ("do_sample", "num_beams", "num_return_sequences", "top_p", "top_k", "temperature", "typical_p", "penalty_alpha")
 
 
 _FEATURE_EXTRACTORS: dict[tuple, object] = {}
@@ -58,8 +65,15 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
     shortcuts `max_new_tokens`, `num_beams`, `do_sample`, `num_return_sequences`; `batch_size`, `device`, `dtype` work
     as in other pipelines.
 
+    So that a stream's comments read like a chat and not a loop, each window's comment is picked among its
+    candidates by score minus `repeat_penalty` (default 1.0) times its word overlap with one of the previous
+    `recent_comments` (default 6) comments (:mod:`hf_livechat.pipelines.diversity`). Without decoding parameters
+    the pipeline uses `CHAT_GENERATE_DEFAULTS` (several candidates per window); `repeat_penalty=0` and
+    `num_beams=1` give plain greedy decoding. `summarize_comments(result)` gives distinct-1/2 and the repeat rate.
+
     Returns, per video, a time-ordered list of `{"time", "comment", "score"}` (score: mean log-probability of the
-    comment's tokens); with `num_return_sequences > 1` each entry also has `candidates` (comment, score) pairs.
+    comment's tokens); when `num_return_sequences > 1` is asked for, each entry also has `candidates` (comment,
+    score) pairs, best first.
     """
 
     _load_processor = True
@@ -90,6 +104,8 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         num_beams=None,
         do_sample=None,
         num_return_sequences=None,
+        repeat_penalty=None,
+        recent_comments=None,
         **kwargs,
     ):
         preprocess = {}
@@ -101,10 +117,23 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             if value is not None:
                 generate_kwargs[name] = value
         generate_kwargs.update(kwargs)
+        postprocess = {"show_candidates": generate_kwargs.get("num_return_sequences", 1) > 1}
+        if not any(key in generate_kwargs for key in _DECODING_KEYS):
+            generate_kwargs.update(CHAT_GENERATE_DEFAULTS)
+        penalty = {
+            "repeat_penalty": DEFAULT_REPEAT_PENALTY if repeat_penalty is None else float(repeat_penalty),
+            "recent_comments": DEFAULT_RECENT_COMMENTS if recent_comments is None else int(recent_comments),
+        }
+        if penalty["repeat_penalty"] > 0 and "num_return_sequences" not in generate_kwargs:
+            # The penalty needs alternatives: every beam, or a few samples, become candidates (not shown).
+            alternatives = CHAT_GENERATE_DEFAULTS.get("num_return_sequences", 4) if generate_kwargs.get("do_sample") else 1
+            generate_kwargs["num_return_sequences"] = max(int(generate_kwargs.get("num_beams", 1)), alternatives)
         forward = {"generate_kwargs": generate_kwargs}
+        postprocess.update(penalty)
         if feed_back:
             forward["feed_back"] = True
-        return preprocess, forward, {}
+            forward.update(penalty)
+        return preprocess, forward, postprocess
 
     # -- inputs --------------------------------------------------------------------------------------------------
     def _stream_context(self, inputs, chat=None, transcript=None, asr_model=None, asr_engine="transformers") -> StreamContext:
@@ -179,14 +208,14 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             raise ValueError("the video is empty: no window to comment on")
         if feed_back:
             # Later windows must see earlier comments, so the forward pass encodes each window itself.
-            self._feedback_context, self._context_length = context, context_length
+            self._feedback_context, self._context_length, self._recent = context, context_length, []
         for i, end in enumerate(ends):
             item = {"time": torch.tensor([end], dtype=torch.float64)} if feed_back else self.window_inputs(context, end, context_length)
             item["is_last"] = i == len(ends) - 1
             yield item
 
     # -- model ---------------------------------------------------------------------------------------------------
-    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False):
+    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0):
         times = model_inputs.pop("time")
         is_last = model_inputs.pop("is_last", None)
         if feed_back:
@@ -201,12 +230,16 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         num_return = generate_kwargs.get("num_return_sequences", 1)
         sequences = out.sequences.reshape(len(times), num_return, -1)
         scores = self._sequence_scores(out).reshape(len(times), num_return)
-        if feed_back:
-            # The comment the pipeline returns for this window (its best candidate) is the one later windows see.
-            text = self.processor.decode(sequences[0, int(scores[0].argmax())])
-            if text:
-                self._feedback_context.add_message(ChatMessage(float(times[0]), "model", text))
         result = {"time": times, "sequences": sequences, "scores": scores}
+        if feed_back:
+            # The comment the pipeline returns for this window is the one later windows see.
+            texts = self.processor.batch_decode(sequences[0])
+            recent = self._recent[-recent_comments:] if recent_comments else []
+            best = pick_comment(list(zip(texts, scores[0].tolist())), recent, repeat_penalty)
+            result["chosen"] = torch.tensor([best])
+            self._recent.append(texts[best])
+            if texts[best]:
+                self._feedback_context.add_message(ChatMessage(float(times[0]), "model", texts[best]))
         if is_last is not None:
             result["is_last"] = is_last
         return result
@@ -226,14 +259,27 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         valid = torch.isfinite(transition) & (generated != self.model.config.pad_token_id)
         return ((transition * valid).sum(-1) / valid.sum(-1).clamp(min=1)).cpu()
 
-    def postprocess(self, all_outputs):
-        results = []
+    def postprocess(self, all_outputs, show_candidates=True, repeat_penalty=0.0, recent_comments=0):
+        windows = []
         for output in all_outputs:
-            for time, sequences, scores in zip(output["time"], output["sequences"], output["scores"]):
+            chosen = output.get("chosen")
+            for i, (time, sequences, scores) in enumerate(zip(output["time"], output["sequences"], output["scores"])):
                 texts = self.processor.batch_decode(sequences)
-                ranked = sorted(zip(texts, scores.tolist()), key=lambda pair: -pair[1])
-                entry = {"time": float(time), "comment": ranked[0][0], "score": ranked[0][1]}
-                if len(ranked) > 1:
-                    entry["candidates"] = [{"comment": t, "score": s} for t, s in ranked]
-                results.append(entry)
-        return sorted(results, key=lambda r: r["time"])
+                windows.append((float(time), list(zip(texts, scores.tolist())), None if chosen is None else int(chosen[i])))
+        results, recent = [], []
+        for time, candidates, chosen in sorted(windows, key=lambda w: w[0]):
+            if chosen is None:  # in time order, so each window sees the comments chosen before it
+                chosen = pick_comment(candidates, recent[-recent_comments:] if recent_comments else [], repeat_penalty)
+            text, score = candidates[chosen]
+            recent.append(text)
+            entry = {"time": time, "comment": text, "score": score}
+            if show_candidates and len(candidates) > 1:
+                ranked = sorted(candidates, key=lambda pair: -pair[1])
+                entry["candidates"] = [{"comment": t, "score": s} for t, s in ranked]
+            results.append(entry)
+        return results
+
+
+def summarize_comments(comments: list[dict], recent: int = 5) -> dict[str, float]:
+    """Distinct-1, distinct-2, the share of distinct comments and the repeat rate of a pipeline result."""
+    return comment_diversity([c["comment"] for c in comments], recent)

