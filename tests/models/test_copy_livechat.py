@@ -62,3 +62,13 @@ def test_the_copy_mechanism_learns_to_repeat_unseen_context_tokens():
             losses.append(loss.item())
         final[copy] = sum(losses[-10:]) / 10
     assert final[True] < 0.5 * final[False], final
+
+
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_generation_with_copy_is_the_same_cached_and_uncached(num_beams):
+    torch.manual_seed(0)
+    model = LiveChatForCommentGeneration(tiny_config(copy_mechanism=True, init_std=0.3)).eval()
+    inputs = tiny_inputs(model.config)
+    cached = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, use_cache=True)
+    uncached = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, use_cache=False)
+    assert torch.equal(cached, uncached)

@@ -7,6 +7,9 @@ from livechat_testing import random_labels, tiny_config, tiny_inputs
 
 from hf_livechat import LiveChatForCommentGeneration, LiveChatForPretraining
 
+REFERENCE_OPTIONS = dict(
+    cross_attention_order=["chat", "transcript", "video"], layer_norm_position="post", comment_pooling="cls", transcript_memory="cls"
+)
 ABSENT = {
     "nothing": (),
     "video": ("video_features", "video_mask"),
@@ -31,6 +34,12 @@ def test_every_parameter_gets_a_nonzero_gradient_with_all_modalities(chat_encode
     assert _parameters_without_gradient(model, inputs, labels) == []
     zero = [name for name, param in model.named_parameters() if not param.grad.abs().sum() > 0]
     assert zero == []
+
+
+def test_the_reference_code_options_train_every_parameter():
+    torch.manual_seed(0)
+    model = LiveChatForCommentGeneration(tiny_config(**REFERENCE_OPTIONS)).train()
+    assert _parameters_without_gradient(model, tiny_inputs(model.config), random_labels(model.config)) == []
 
 
 @pytest.mark.parametrize("absent", list(ABSENT))
