@@ -89,11 +89,22 @@ def _evaluate(args):
     ablations = [()]
     if args.ablate:
         ablations += [(name.strip(),) for name in args.ablate.split(",") if name.strip()]
+    group_of = None
+    if args.group_by:
+        def group_of(row, ground_truth, column=args.group_by):
+            if column not in row:
+                raise ValueError(f"--group-by {column!r}: the dataset has no such column (it has {sorted(row)})")
+            return str(row[column])
+
     results = evaluate_model(
         args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric,
-        length_normalize=not args.sum_log_probs,
+        length_normalize=not args.sum_log_probs, group_of=group_of,
     )
     print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
+    if group_of is not None:
+        by_group = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
+        print(f"\nR@1 by {args.group_by}:")
+        print(format_table(by_group, columns=sorted(next(iter(by_group.values())))))
     if args.json:
         report = results["full"] if len(results) == 1 else results
         Path(args.json).write_text(json.dumps(report, indent=2))
@@ -101,6 +112,8 @@ def _evaluate(args):
 
 
 def _quickstart(args):
+    if args.affect:
+        return _affect_quickstart(args)
     from .quickstart import QuickstartOptions, run_quickstart
 
     given = {
@@ -113,6 +126,22 @@ def _quickstart(args):
         "frame_size": args.frame_size,
     }
     run_quickstart(QuickstartOptions(**{name: value for name, value in given.items() if value is not None}))
+
+
+def _affect_quickstart(args):
+    from .affect_quickstart import AffectQuickstartOptions, run_affect_quickstart
+
+    given = {
+        "out_dir": "affect-quickstart" if args.out == "livechat-quickstart" else args.out,
+        "num_streams": args.num_streams,
+        "stream_seconds": args.duration,
+        "v2lc_epochs": args.epochs,
+        "seed": args.seed,
+        "v2lc_config": args.config,
+        "frame_size": args.frame_size,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+    }
+    run_affect_quickstart(AffectQuickstartOptions(**{name: value for name, value in given.items() if value is not None}))
 
 
 def _generate(args):
@@ -340,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", default=None, help="write the metrics to this file")
+    p.add_argument("--group-by", default=None, help="also report Recall@1 per value of this dataset column (e.g. category)")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("quickstart", help="generate streams, build a dataset, train, evaluate and generate, end to end")
@@ -352,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--config", default=None, help="model preset: tiny, small (default) or reference")
     p.add_argument("--frame-size", type=int, default=None, help="frame side in pixels for the backbone (default 112)")
+    # --affect: the LCAffect chain instead (hf_livechat.affect_quickstart; default out affect-quickstart, 48 streams of
+    # 240 s, 64 px, the V2LC 'tiny' preset for 15 epochs; --epochs and --config then apply to V2LC)
+    p.add_argument("--affect", action="store_true", help="the LCAffect chain: streams -> V2LC -> live-comment features -> affect fusion")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="with --affect: fusion-model seeds (default 0 1 2 3 4)")
     p.set_defaults(func=_quickstart)
 
     p = sub.add_parser("generate", help="generate live comments for a video: JSON, SRT and danmaku ASS files")

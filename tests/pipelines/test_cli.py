@@ -1,5 +1,7 @@
 """The thin CLI: generate -> render on a generated video, and clear errors."""
 
+import json
+
 import av
 import pytest
 
@@ -42,3 +44,20 @@ def test_a_build_that_builds_nothing_exits_non_zero(tmp_path, capsys):
     manifest.write_text('{"vod_id": "v1", "video": "broken.mp4", "chat": "broken.chat.json", "split": "train"}\n')
     with pytest.raises(SystemExit, match="no clip was built"):
         main(["build-dataset", str(manifest), "--out", str(tmp_path / "ds"), "--feature-model", "none"])
+
+
+def test_evaluate_reports_recall_by_a_dataset_column(model_dir, tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    from clip_dataset_fixtures import write_clip_dataset
+
+    dataset = write_clip_dataset(tmp_path / "clips", {"test": 16}, feature_dim=1280)
+    report = tmp_path / "metrics.json"
+    assert main(["evaluate", str(model_dir), str(dataset), "--group-by", "streamer", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "R@1 by streamer" in out
+    groups = json.loads(report.read_text())["recall@1 by group"]
+    assert sorted(groups) == ["s0 (8)", "s1 (8)"] and all(0 <= v <= 1 for v in groups.values())
+    assert main(["evaluate", str(model_dir), str(dataset), "--group-by", "no_such_column"]) == 2
+    assert "no such column" in capsys.readouterr().err
