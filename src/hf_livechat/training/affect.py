@@ -181,37 +181,51 @@ def read_lc_feature_shards(folder: str | Path) -> Dataset:
     return load_dataset("parquet", data_files=shards, split="train")
 
 
-def join_live_comment_features(dataset: DatasetDict, features: Dataset, source: str = "the live-comment features") -> DatasetDict:
+def join_live_comment_features(
+    dataset: DatasetDict, features: Mapping[str, np.ndarray] | Dataset, source: str = "the live-comment features"
+) -> DatasetDict:
     """Adds `live_comment_features` to every row of every split, looked up by the row's `id`.
 
+    Args:
+        dataset: the benchmark splits (each with an `id` column).
+        features: `{id: vector}` (what `hf_livechat.pipelines.lc_features.load_lc_features` returns) or a `Dataset`
+            with `id` and `live_comment_features` columns.
+        source: how error messages name the features (e.g. their folder).
+
     Raises:
-        ValueError: `features` lacks the `id` / `live_comment_features` columns, holds an id twice, or has no vector
-            for some row (the message names the split, the count and a few ids): a missing id is never a zero vector.
+        ValueError: a `Dataset` without the `id` / `live_comment_features` columns or with an id twice, vectors of
+            different sizes, or a row without a vector (the message names the split, the count and a few ids): a
+            missing id is never a zero vector.
     """
-    for column in ("id", "live_comment_features"):
-        if column not in features.column_names:
-            raise ValueError(f"{source} have no {column!r} column (columns: {features.column_names})")
-    ids = features["id"]
-    index = {clip_id: i for i, clip_id in enumerate(ids)}
-    if len(index) != len(ids):
-        repeated = sorted({i for i in ids if ids.count(i) > 1})[:3] if len(ids) < 100_000 else "several"
-        raise ValueError(f"{source} hold {len(ids) - len(index)} repeated id(s) (e.g. {repeated}); one vector per clip")
-    vectors = features.with_format("numpy", columns=["live_comment_features"])["live_comment_features"]
-    dim = int(np.asarray(vectors[0]).shape[-1])
+    if isinstance(features, Dataset):
+        for column in ("id", "live_comment_features"):
+            if column not in features.column_names:
+                raise ValueError(f"{source} have no {column!r} column (columns: {features.column_names})")
+        ids = features["id"]
+        lookup = dict(zip(ids, features.with_format("numpy", columns=["live_comment_features"])["live_comment_features"]))
+        if len(lookup) != len(ids):
+            seen = set()
+            repeated = [i for i in ids if i in seen or seen.add(i)]
+            raise ValueError(f"{source} hold {len(repeated)} repeated id(s) (e.g. {repeated[:3]}); one vector per clip")
+        features = lookup
+    sizes = {np.shape(vector)[-1] for vector in features.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"{source} have vectors of different sizes {sorted(sizes)}")
+    dim = sizes.pop() if sizes else 0
     joined = {}
     for name, split in dataset.items():
         if "id" not in split.column_names:
             raise ValueError(f"split {name!r} has no id column to join live-comment features on")
-        missing = [i for i in split["id"] if i not in index]
+        missing = [i for i in split["id"] if i not in features]
         if missing:
             raise ValueError(
                 f"{source}: no live-comment features for {len(missing)} of the {len(split)} {name} rows "
                 f"(e.g. ids {missing[:3]}); extract features for every clip of the benchmark"
             )
-        rows = np.stack([np.asarray(vectors[index[i]], dtype=np.float32) for i in split["id"]]) if len(split) else np.zeros((0, dim), np.float32)
+        rows = [np.asarray(features[i], dtype=np.float32) for i in split["id"]]
         if "live_comment_features" in split.column_names:
             split = split.remove_columns("live_comment_features")
-        joined[name] = split.add_column("live_comment_features", list(rows), feature=List(Value("float32"), length=dim))
+        joined[name] = split.add_column("live_comment_features", rows, feature=List(Value("float32"), length=dim))
     return DatasetDict(joined)
 
 
@@ -313,14 +327,14 @@ def train_affect_run(
     with _cpu_threads(1 if training_args.use_cpu else None):
         trainer.train(resume_from_checkpoint=get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None)
         best_epoch = _best_epoch(trainer, metric)
-        dev = _strip_prefix(trainer.evaluate(splits["validation"], metric_key_prefix="dev"), "dev_")
+        history = [[r["epoch"], r[f"eval_{metric}"]] for r in trainer.state.log_history if f"eval_{metric}" in r]
+        dev = _strip_prefix(trainer.evaluate(splits["validation"]), "eval_")
         prediction = trainer.predict(splits["test"])
     test = affect_metrics(args.benchmark, prediction.predictions, prediction.label_ids)
     if args.save_models:
         trainer.save_model(str(run_dir / "model"))
     for checkpoint in run_dir.glob("checkpoint-*"):
         shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights live on in run_dir/model
-    history = [[r["epoch"], r[f"eval_{metric}"]] for r in trainer.state.log_history if f"eval_{metric}" in r]
     result = RunResult(seed=seed, best_epoch=best_epoch, dev=dev, test=test, fold=fold, history=history)
     done.write_text(json.dumps(asdict(result), indent=2))
     return result

@@ -207,8 +207,17 @@ def affect_feature_dims(dataset: Dataset | DatasetDict) -> dict[str, int | None]
         elif isinstance(feature, List) and hasattr(feature, "length") and feature.length not in (None, -1):
             dims[field] = feature.length
         else:
-            dims[field] = len(dataset[0][column]) if len(dataset) else None
+            dims[field] = _last_axis(dataset, column)
     return dims
+
+
+def _last_axis(dataset: Dataset, column: str) -> int | None:
+    """The size of the last axis of a column's values: a vector's length, or a sequence's per-step size."""
+    for row in dataset.select_columns([column]).select(range(min(len(dataset), 50))):
+        value = np.asarray(row[column], dtype=np.float32)
+        if value.size:
+            return int(value.shape[-1])
+    return None
 
 
 def _check_unique_ids(path, ids: Sequence[str]) -> None:
