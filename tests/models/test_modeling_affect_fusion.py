@@ -62,6 +62,19 @@ def test_losses_follow_problem_type(problem_type, num_labels, labels, expected):
     torch.testing.assert_close(out.loss, expected(out.logits, labels))
 
 
+def test_loss_comes_from_transformers_loss_utilities():
+    from transformers.loss.loss_utils import ForSequenceClassificationLoss
+
+    model = make_model(num_labels=3)
+    assert model.loss_function is ForSequenceClassificationLoss
+    labels = torch.tensor([0, 2, 1, 2])
+    # A custom loss plugs in as in any transformers model (here: class weights for an imbalanced benchmark).
+    weights = torch.tensor([1.0, 4.0, 2.0])
+    model.loss_function = lambda labels, pooled_logits, config, **kwargs: torch.nn.functional.cross_entropy(pooled_logits, labels, weight=weights)
+    out = model(**tiny_batch(), labels=labels)
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, labels, weight=weights))
+
+
 def test_output_changes_when_only_live_comment_features_change():
     model = make_model(init_std=0.3)  # a wider init so that an untrained model's outputs are not all near zero
     batch = tiny_batch()
