@@ -29,9 +29,11 @@ from ..data.transcripts import TranscriptSegment
 from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, DiversityCounter, format_diversity, pick_comment
 from .windows import StreamContext
 
-# Chat-like decoding for live mode, chosen by measurement (bench/bench_live.py --measure-defaults; README): several
-# sampled candidates per window, the repeat penalty picks among them.
-LIVE_GENERATE_DEFAULTS = {"do_sample": True, "top_p": 0.9, "temperature": 1.0, "num_return_sequences": 4}
+# Chat-like decoding for live mode, chosen by measurement (bench/bench_live.py --measure-defaults; README, "Live
+# mode"): every beam of an 8-beam search is a candidate, the repeat penalty picks among them. On the quickstart's
+# held-out stream with comments fed back, it cut the repeat rate from 80 % (greedy) to 4 % and came closer to what
+# the real chat said than greedy decoding or nucleus sampling did.
+LIVE_GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8, "do_sample": False}
 # Latencies kept for the percentiles: the last this many windows (hours of stream at a comment every few seconds).
 MAX_LATENCIES = 4096
 
@@ -124,9 +126,15 @@ class LiveCommenter:
         self.interval = interval
         self.context_length = float(context_length or commenter.context_length)
         self.max_lag = max_lag
-        self.generate_kwargs = {**LIVE_GENERATE_DEFAULTS, **(generate_kwargs or {})}
-        if self.generate_kwargs.get("num_beams", 1) > 1 and "do_sample" not in (generate_kwargs or {}):
-            self.generate_kwargs["do_sample"] = False  # beams asked for: beam search, not beam sampling
+        given = dict(generate_kwargs or {})
+        if given.get("do_sample") and "num_beams" not in given:
+            given["num_beams"] = 1  # sampling asked for: plain sampling, not beam sampling
+        self.generate_kwargs = {**LIVE_GENERATE_DEFAULTS, **given}
+        beams = self.generate_kwargs.get("num_beams", 1)
+        if "num_return_sequences" not in given and not self.generate_kwargs.get("do_sample"):
+            self.generate_kwargs["num_return_sequences"] = beams  # every beam is a candidate, never more
+        if self.generate_kwargs["num_return_sequences"] > beams and not self.generate_kwargs.get("do_sample"):
+            raise ValueError(f"num_return_sequences ({self.generate_kwargs['num_return_sequences']}) cannot exceed num_beams ({beams})")
         self.repeat_penalty = repeat_penalty
         self.recent: deque[str] = deque(maxlen=recent_comments)
         self.max_messages = max_messages

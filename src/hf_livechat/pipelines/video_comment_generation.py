@@ -17,9 +17,10 @@ from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_
 from .windows import StreamContext, as_messages, as_segments, window_ends
 
 # Decoding when the call names none (no do_sample / num_beams / num_return_sequences / top_p / top_k / temperature):
-# several candidates per window, the one that does not repeat a recent comment wins. Chosen by measurement on the
-# quickstart's held-out stream, video only (bench/bench_live.py --measure-defaults; README, "Live mode").
-CHAT_GENERATE_DEFAULTS = {"num_beams": 4, "num_return_sequences": 4}
+# the 8 beams of a beam search are the candidates, the one that does not repeat a recent comment wins. Chosen by
+# measurement on the quickstart's held-out stream, video only (bench/bench_live.py --measure-defaults; README, "Live
+# mode"): repeat rate 83 % -> 4 %, distinct comments 17 % -> 51 %, closer to the real chat than greedy or sampling.
+CHAT_GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8}
 _DECODING_KEYS = ("do_sample", "num_beams", "num_return_sequences", "top_p", "top_k", "temperature", "typical_p", "penalty_alpha")
 
 
