@@ -389,14 +389,17 @@ class V2LCModel(V2LCPreTrainedModel):
             config: a `V2LCConfig` to start from; its `text_config` is replaced by the checkpoint's.
             config_kwargs: other `V2LCConfig` fields (`projection_dim`, `text_pooling`, `video_feature_dim`...).
         """
-        text_config = AutoConfig.from_pretrained(text_model_name_or_path)
-        text_model = AutoModel.from_pretrained(text_model_name_or_path, **_text_model_kwargs(text_config))
+        # Loaded as saved (its pooler included, so no load report flags unused weights); the pooler is dropped below.
+        text_model = AutoModel.from_pretrained(text_model_name_or_path)
         if config is None:
             config = V2LCConfig(text_config=text_model.config, **config_kwargs)
         else:
             config = V2LCConfig(**{**config.to_dict(), **config_kwargs, "text_config": text_model.config})
         model = cls(config)
-        model.text_model.load_state_dict(text_model.state_dict())
+        state = text_model.state_dict()
+        if not any(name.startswith("pooler.") for name in model.text_model.state_dict()):
+            state = {name: value for name, value in state.items() if not name.startswith("pooler.")}
+        model.text_model.load_state_dict(state)
         return model
 
     def get_video_features(
