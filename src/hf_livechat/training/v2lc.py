@@ -107,8 +107,13 @@ def load_segment_splits(recipe: V2LCRecipeArguments, seed: int = 0) -> dict:
             shared = sorted(train_vods & set(splits[name]["vod_id"]))
             raise ValueError(f"{recipe.dataset_dir}: VODs {shared[:3]} are in train and {name}: held-out segments must come from other VODs")
     for name, rows in splits.items():
-        if rows is not None:
-            splits[name] = rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
+        if rows is None:
+            continue
+        # A segment without comments has no positive to learn from or to retrieve (`--min-comments 0` builds them).
+        rows = rows.filter(lambda n: n > 0, input_columns=["num_comments"])
+        if len(rows) == 0:
+            raise ValueError(f"{recipe.dataset_dir}: no {name} segment has a comment")
+        splits[name] = rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
     return splits
 
 
