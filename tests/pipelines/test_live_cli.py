@@ -143,3 +143,25 @@ def test_overlay_scrolls_comments_over_a_transparent_page(tmp_path):
     alpha = np.asarray(Image.open(shot).convert("RGBA"))[..., 3]
     # Transparent page, comments drawn on it: some opaque pixels, most fully transparent.
     assert (alpha == 255).mean() > 0.002 and (alpha == 0).mean() > 0.8
+
+
+def test_a_finished_chat_log_is_replayed_with_its_recording(commenter, hls_30s, tmp_path):
+    """`--chat LOG` without --follow: the whole log is known at once, but each message joins the context only when
+    the video reaches its time, and none is lost to the bounded context buffer."""
+    from hf_livechat.data.chat import ChatMessage, write_twitch_json
+    from hf_livechat.pipelines.live_session import LiveOptions, run_live
+
+    log = tmp_path / "chat.json"
+    write_twitch_json([ChatMessage(t / 2, f"u{t}", f"message at {t / 2:.1f}") for t in range(60)], log)
+    recording = tmp_path / "rec.ts"
+    recording.write_bytes(b"".join(p.read_bytes() for p in sorted(hls_30s.glob("live*.ts"), key=lambda p: int(p.stem[4:]))))
+    seen = []
+    window_inputs = commenter.window_inputs
+    commenter.window_inputs = lambda context, end, length: seen.append((end, context.window(end, length)["chat"])) or window_inputs(context, end, length)
+    try:
+        report = run_live(recording, commenter, LiveOptions(chat=str(log), interval=10, max_lag=100, generate_kwargs={"max_new_tokens": 4}), echo=lambda line: None)
+    finally:
+        del commenter.window_inputs
+    assert [end for end, _ in seen] == [20.0, 30.0] and report.chat_received == 60
+    first = [text for text in seen[0][1] if text.startswith("message")]
+    assert first == [f"message at {t / 2:.1f}" for t in range(40)]  # [0, 20): every message, none from later

@@ -13,6 +13,7 @@ moment the first frame was decoded, minus that frame's timestamp).
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
@@ -69,11 +70,18 @@ class LiveReport:
 
 
 def live_events(stream: LiveStream, feed: ChatFeed | None, asr: LiveTranscriber | None) -> Iterator[tuple[float, object]]:
-    """Frames as they are decoded, with the chat and speech that arrived meanwhile (stream time)."""
+    """Frames as they are decoded, with the chat and speech that arrived meanwhile (stream time). Chat stamped
+    ahead of the video (a finished log replayed with its recording) is held back until the video reaches it."""
+    ahead: list[tuple[float, int, object]] = []  # a heap of messages the video has not reached yet
+    count = 0
     for item in stream.frames(timeout=0.2):
         if feed is not None:
             for message in feed.drain():
-                yield message.time, message
+                heapq.heappush(ahead, (message.time, count, message))
+                count += 1
+        while item is not None and ahead and ahead[0][0] < item[0] + 1.0:  # the frame at t shows [t, t + 1)
+            time, _, message = heapq.heappop(ahead)
+            yield time, message
         if asr is not None:
             for segment in asr.drain():
                 yield segment.end, segment
