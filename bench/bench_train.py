@@ -26,7 +26,8 @@ from hf_livechat.data.builders.livechat import clip_features
 from hf_livechat.models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
 from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.collators import DataCollatorForCommentGeneration
-from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer, load_clip_dataset
+from hf_livechat.data.clip_dataset import load_clip_dataset
+from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer
 
 
 WORDS = "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate no way lets go".split()

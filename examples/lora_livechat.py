@@ -11,7 +11,7 @@ from transformers import HfArgumentParser, Seq2SeqTrainer, Seq2SeqTrainingArgume
 
 from hf_livechat import LiveChatForCommentGeneration, LiveChatProcessor
 from hf_livechat.training.collators import DataCollatorForCommentGeneration, EpochCallback
-from hf_livechat.training.train import load_clip_dataset
+from hf_livechat.data.clip_dataset import load_clip_dataset
 
 
 @dataclass

@@ -12,7 +12,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from hf_livechat import LiveChatForPretraining, LiveChatProcessor
 from hf_livechat.tokenization import load_tokenizer
 from hf_livechat.training.collators import DataCollatorForLiveChatPretraining
-from hf_livechat.training.train import LiveChatRecipeArguments, build_config, load_clip_dataset, _feature_dim
+from hf_livechat.data.clip_dataset import load_clip_dataset
+from hf_livechat.training.train import LiveChatRecipeArguments, build_config, _feature_dim
 
 
 def main():

@@ -183,7 +183,7 @@ def test_built_dataset_loads_by_repo_id_from_an_offline_hub_cache(vod_folder, tm
     # The training and evaluation loaders resolve a Hub id through the Hub cache, as `AutoModel` does.
     splits = sorted(load_dataset(str(out)))
     code = (
-        "from hf_livechat.training.train import dataset_build_info, load_clip_dataset; "
+        "from hf_livechat.data.clip_dataset import dataset_build_info, load_clip_dataset; "
         f"print(sorted((k, len(load_clip_dataset('org/livechat-clips', k))) for k in {splits})); "
         "print(sorted(dataset_build_info('org/livechat-clips').items()))"
     )
@@ -191,7 +191,7 @@ def test_built_dataset_loads_by_repo_id_from_an_offline_hub_cache(vod_folder, tm
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     expected = sorted((k, len(v)) for k, v in load_dataset(str(out)).items())
-    from hf_livechat.training.train import dataset_build_info
+    from hf_livechat.data.clip_dataset import dataset_build_info
 
     info = dataset_build_info(str(out))
     assert info  # the card's build block: what train reads to configure the model

@@ -8,13 +8,13 @@ import pytest
 from datasets import load_dataset
 
 from hf_livechat.data.builders.livechat import clip_features
+from hf_livechat.evaluation.candidates import released_candidate_sets
 from hf_livechat.data.builders.twitch_fifa import (
     SEGMENT_TOKEN,
     TwitchFifaFormatError,
     TwitchFifaOptions,
     convert_twitch_fifa,
     iter_split_rows,
-    released_candidate_sets,
     split_chat_context,
 )
 from hf_livechat.data.clip_inputs import clip_processor_inputs

@@ -365,3 +365,19 @@ __all__ = [
     "build_candidates",
     "comment_text",
 ]
+
+
+def released_candidate_sets(rows: Sequence[Mapping]):
+    """The released candidate lists of rows converted by `data.builders.twitch_fifa` as `CandidateSets` for `evaluate_ranking` (recall@k in 10).
+
+    The candidates keep their released order (true response first in val/test, as the authors' evaluation expects).
+    """
+    return CandidateSets(
+        CandidateSet(
+            query_index=i,
+            candidates=list(row["response_candidates"]),
+            positive_indices=[k for k, label in enumerate(row["response_candidate_labels"]) if label == 1],
+            protocol="twitch-fifa",
+        )
+        for i, row in enumerate(rows)
+    )

@@ -44,7 +44,7 @@ def evaluate_model(
     by the sum of its token log-probabilities (the reference code) instead of the mean.
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
-    from ..training.train import load_clip_dataset
+    from ..data.clip_dataset import load_clip_dataset
     from .scoring import evaluate_ranking
 
     model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()

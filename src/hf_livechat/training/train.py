@@ -17,6 +17,7 @@ from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
+from ..data.clip_dataset import dataset_build_info, load_clip_dataset, resolve_dataset_dir  # noqa: F401 (re-exported)
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
@@ -117,27 +118,6 @@ def parse_config_overrides(text: str | None) -> dict:
     return overrides
 
 
-def resolve_dataset_dir(name_or_path: str) -> str:
-    """A local folder as is; a Hub dataset id as its snapshot folder (downloaded, or taken from the HF cache when
-    offline: `datasets` itself only reuses its own processed cache offline, not the Hub cache)."""
-    if os.path.isdir(name_or_path):
-        return name_or_path
-    from huggingface_hub import snapshot_download
-
-    return snapshot_download(name_or_path, repo_type="dataset")
-
-
-def load_clip_dataset(dataset_dir: str, split: str):
-    """One split of a LiveChat clip dataset (folder or Hub id), `video_features` as numpy arrays, other columns as
-    Python objects."""
-    from datasets import load_dataset
-
-    dataset = load_dataset(resolve_dataset_dir(dataset_dir), split=split)
-    if "video_features" in dataset.column_names:
-        dataset = dataset.with_format("numpy", columns=["video_features"], output_all_columns=True)
-    return dataset
-
-
 def build_config(recipe: LiveChatRecipeArguments, processor: LiveChatProcessor, feature_dim: int | None) -> LiveChatConfig:
     if recipe.config in CONFIG_PRESETS:
         kwargs = dict(CONFIG_PRESETS[recipe.config])
@@ -158,16 +138,6 @@ def build_config(recipe: LiveChatRecipeArguments, processor: LiveChatProcessor, 
     if feature_dim:
         kwargs["video_feature_dim"] = feature_dim
     return LiveChatConfig(**kwargs)
-
-
-def dataset_build_info(dataset_dir: str) -> dict:
-    """The `hf_livechat` block of a built dataset's card (feature model, frame size, windows); {} when absent."""
-    from huggingface_hub import DatasetCard
-
-    readme = Path(resolve_dataset_dir(dataset_dir)) / "README.md"  # a Hub id: its snapshot, offline too
-    if not readme.is_file():
-        return {}
-    return dict(DatasetCard.load(readme, repo_type="dataset").data.to_dict().get("hf_livechat") or {})
 
 
 def _feature_dim(dataset) -> int | None:

@@ -36,7 +36,7 @@ timestamps, authors, streamer names or speech: chat messages keep their order wi
 times across the context window (not real times), the ground-truth response is placed at the end of the context,
 `author`/`streamer` are empty and `transcript` is empty. Rows also carry the released candidates
 (`response_candidates`, `response_candidate_labels`) so that the paper's recall@k-in-10 protocol can be run with
-`released_candidate_sets`.
+`hf_livechat.evaluation.candidates.released_candidate_sets`.
 
 No torch here; `h5py` reads the feature files.
 """
@@ -232,24 +232,6 @@ def iter_split_rows(data_dir: str | os.PathLike, split: str, options: TwitchFifa
                 )
             dim = features.shape[1]
             yield sample_to_row(sample, features, split, index, options)
-
-
-def released_candidate_sets(rows: Sequence[Mapping]):
-    """The released candidate lists of converted rows as `CandidateSets` for `evaluate_ranking` (recall@k in 10).
-
-    The candidates keep their released order (true response first in val/test, as the authors' evaluation expects).
-    """
-    from ...evaluation.candidates import CandidateSet, CandidateSets
-
-    return CandidateSets(
-        CandidateSet(
-            query_index=i,
-            candidates=list(row["response_candidates"]),
-            positive_indices=[k for k, label in enumerate(row["response_candidate_labels"]) if label == 1],
-            protocol="twitch-fifa",
-        )
-        for i, row in enumerate(rows)
-    )
 
 
 def _write_shard(rows: list[dict], feature_dim: int, path: Path) -> None:

@@ -1,0 +1,37 @@
+"""Load a built LiveChat clip dataset (a `build-dataset` folder or a Hub dataset id) and read its card."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def resolve_dataset_dir(name_or_path: str) -> str:
+    """A local folder as is; a Hub dataset id as its snapshot folder (downloaded, or taken from the HF cache when
+    offline: `datasets` itself only reuses its own processed cache offline, not the Hub cache)."""
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(name_or_path, repo_type="dataset")
+
+
+def load_clip_dataset(dataset_dir: str, split: str):
+    """One split of a LiveChat clip dataset (folder or Hub id), `video_features` as numpy arrays, other columns as
+    Python objects."""
+    from datasets import load_dataset
+
+    dataset = load_dataset(resolve_dataset_dir(dataset_dir), split=split)
+    if "video_features" in dataset.column_names:
+        dataset = dataset.with_format("numpy", columns=["video_features"], output_all_columns=True)
+    return dataset
+
+
+def dataset_build_info(dataset_dir: str) -> dict:
+    """The `hf_livechat` block of a built dataset's card (feature model, frame size, windows); {} when absent."""
+    from huggingface_hub import DatasetCard
+
+    readme = Path(resolve_dataset_dir(dataset_dir)) / "README.md"  # a Hub id: its snapshot, offline too
+    if not readme.is_file():
+        return {}
+    return dict(DatasetCard.load(readme, repo_type="dataset").data.to_dict().get("hf_livechat") or {})
