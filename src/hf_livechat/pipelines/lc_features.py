@@ -30,10 +30,10 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +138,8 @@ def read_clips(source, id_column: str | None = None) -> tuple[list[Clip], str]:
     frame-feature source (see `open_frame_feature_source`), or a list of `Clip`s."""
     if isinstance(source, (list, tuple)):
         clips = list(source)
+    elif not isinstance(source, Dataset) and not Path(source).exists():
+        raise FileNotFoundError(f"clip source not found: {source}")
     elif isinstance(source, Dataset) or not Path(source).is_file() and not _video_files(Path(source)):
         dataset = open_frame_feature_source(source, id_column).with_format("numpy", columns=["video_features"], output_all_columns=True)
         clips = [Clip(str(row["id"]), features=np.asarray(row["video_features"], dtype=np.float32)) for row in dataset]
@@ -154,7 +156,7 @@ def read_clips(source, id_column: str | None = None) -> tuple[list[Clip], str]:
     if not clips:
         raise ValueError(f"{source}: no clips found")
     if len(set(ids)) != len(ids):
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
         raise ValueError(f"clip ids must be unique (each names one benchmark row); repeated: {duplicates[:5]}")
     return clips, fingerprint
 
