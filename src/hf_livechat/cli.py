@@ -237,7 +237,7 @@ def _train_affect(args):
     protocol = AffectProtocolArguments(
         benchmark=args.benchmark, seeds=args.seeds, max_epochs=args.max_epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate, d_model=args.d_model, num_layers=args.num_layers,
-        output_dir=args.output_dir,
+        output_dir=args.output_dir, overwrite=args.overwrite,
     )
     folds = data if isinstance(data, list) else None
     settings = {}
@@ -438,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=None, help="comma-separated metrics to print (default all)")
     p.add_argument("--output-dir", default="affect-runs", help="runs (resumable), best models with cards, results")
     p.add_argument("--json", default=None, help="write every run and the summary here (default OUTPUT_DIR/affect_results.json)")
+    p.add_argument("--overwrite", action="store_true", help="retrain stored runs made with other settings or data (else refused)")
     p.set_defaults(func=_train_affect)
 
     p = sub.add_parser("train-tokenizer", help="train a WordPiece chat tokenizer keeping emotes whole")

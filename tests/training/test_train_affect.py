@@ -116,8 +116,17 @@ def test_runs_select_the_best_dev_checkpoint_and_resume(tmp_path):
     protocol.Trainer = NoTraining
     try:
         assert train_affect_run(dataset, args, 0, tmp_path / "run") == run
+        # Other features under the same ids (e.g. re-extracted): the stored run is not theirs.
+        other, _ = toy_benchmark()
+        other = DatasetDict({name: split.map(lambda row: {"text_features": (np.asarray(row["text_features"]) + 1).tolist()}) for name, split in other.items()})
+        with pytest.raises(ValueError, match="holds a run with other settings or other data"):
+            train_affect_run(other, args, 0, tmp_path / "run")
+        with pytest.raises(ValueError, match="holds a run with other settings"):
+            train_affect_run(dataset, tiny_args(tmp_path, seeds=[0], max_epochs=4, patience=5), 0, tmp_path / "run")
     finally:
         protocol.Trainer = original
+    rerun = train_affect_run(other, tiny_args(tmp_path, seeds=[0], max_epochs=2, patience=5, overwrite=True), 0, tmp_path / "run")
+    assert [epoch for epoch, _ in rerun.history] == [1, 2]
 
 
 def test_live_comment_features_help_when_they_carry_the_label(tmp_path):

@@ -19,6 +19,7 @@ error, never a silent zero.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -75,6 +76,7 @@ class AffectProtocolArguments:
     output_dir: str = "affect-runs"
     dev_fraction: float = field(default=0.1, metadata={"help": "share of a MUStARD fold's training part held out as dev"})
     save_models: bool = field(default=True, metadata={"help": "keep each setting's best-dev model, with its card"})
+    overwrite: bool = field(default=False, metadata={"help": "retrain runs whose stored settings or data differ"})
     progress: bool = True
 
     def __post_init__(self):
@@ -280,12 +282,21 @@ def train_affect_run(
     checkpoint, and returns its dev and test metrics. A finished run (its `result.json`) is read back, and a cut-short
     one resumes from its last checkpoint."""
     run_dir = Path(run_dir)
-    done = run_dir / RESULT_FILE
-    if done.is_file():
-        return RunResult(**json.loads(done.read_text()))
     for split in ("train", "validation", "test"):
         if split not in dataset:
             raise ValueError(f"the dataset needs a {split!r} split (has {list(dataset)})")
+    done = run_dir / RESULT_FILE
+    signature = run_signature(dataset, args, seed)
+    if done.is_file():
+        stored = json.loads(done.read_text())
+        if stored.pop("signature", None) == signature:
+            return RunResult(**stored)
+        if not args.overwrite:
+            raise ValueError(
+                f"{run_dir} holds a run with other settings or other data (hyperparameters, features or labels "
+                f"differ): pass overwrite=True (--overwrite) to retrain it, or use another output folder"
+            )
+        shutil.rmtree(run_dir)
     use_live_comments = "live_comment_features" in dataset["train"].column_names
     metric, greater = args.selection
     set_seed(seed)
@@ -336,8 +347,25 @@ def train_affect_run(
     for checkpoint in run_dir.glob("checkpoint-*"):
         shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights live on in run_dir/model
     result = RunResult(seed=seed, best_epoch=best_epoch, dev=dev, test=test, fold=fold, history=history)
-    done.write_text(json.dumps(asdict(result), indent=2))
+    done.write_text(json.dumps({**asdict(result), "signature": signature}, indent=2))
     return result
+
+
+def run_signature(dataset: DatasetDict, args: AffectProtocolArguments, seed: int) -> str:
+    """A hash of what a run's result depends on: the training settings, the seed, and every split's ids, labels
+    and features (so that a run over re-extracted live-comment features is not read back as finished)."""
+    settings = {k: v for k, v in asdict(args).items() if k not in ("seeds", "output_dir", "save_models", "overwrite", "progress")}
+    digest = hashlib.sha256(json.dumps({"settings": settings, "seed": seed}, sort_keys=True, default=str).encode())
+    for name in ("train", "validation", "test"):
+        split = dataset[name]
+        columns = sorted(c for c in split.column_names if c.endswith("_features") or c in ("id", args.label_column))
+        digest.update(name.encode())
+        for column in columns:
+            digest.update(column.encode())
+            for batch in split.with_format("numpy", columns=[column]).iter(batch_size=1024):
+                for value in batch[column]:
+                    digest.update(np.ascontiguousarray(np.asarray(value, dtype=np.float32 if column.endswith("_features") else None)).tobytes())
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
