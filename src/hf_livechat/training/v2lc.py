@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..data.clip_dataset import dataset_build_info, resolve_dataset_dir
 from ..models.v2lc import LOGIT_SCALE_MAX, V2LCConfig, V2LCContrastiveLoss, V2LCModel, V2LCProcessor
 from ..tokenization import default_tokenizer_path, load_tokenizer
-from .train import parse_config_overrides, resolve_dataset_dir
+from .train import parse_config_overrides
 
 
 logger = logging.getLogger(__name__)
@@ -313,8 +314,6 @@ def format_retrieval(results: dict[str, float], ks: tuple[int, ...] = (1, 5, 10)
 
 
 def _dataset_frames_info(dataset_dir: str) -> dict:
-    from .train import dataset_build_info
-
     return dataset_build_info(dataset_dir)
 
 
