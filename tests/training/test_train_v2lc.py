@@ -67,7 +67,6 @@ def test_training_retrieves_held_out_segments_above_chance(segments, tmp_path, c
     assert model.config.text_pooling == "mean" and model.logit_scale.item() <= math.log(LOGIT_SCALE_MAX) + 1e-6
 
 
-@pytest.mark.slow  # a full training run through the command line, checkpoint and evaluation every epoch
 def test_command_line_trains(segments, tmp_path, capsys):
     out = tmp_path / "model"
     argv = ["train-v2lc", str(segments), "--output-dir", str(out), "--config", "tiny", "--text-model", "tiny", "--epochs", "6",
