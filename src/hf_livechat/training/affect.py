@@ -456,7 +456,8 @@ def with_dev_split(fold: DatasetDict, fraction: float, label_column: str = "labe
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-") or "run"
+    """A folder name for a setting: "with live comments" -> "with-live-comments"."""
+    return "-".join("".join(c if c.isalnum() or c == "_" else " " for c in name.lower()).split()) or "run"
 
 
 def _keep_best_model(setting_dir: Path, runs: list[RunResult], args: AffectProtocolArguments, setting: str) -> Path:
