@@ -58,10 +58,12 @@ def make_stream(folder: Path, seconds: float) -> Path:
 
 
 def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
-    processor = LiveChatProcessor(default_tokenizer())
+    tokenizer = default_tokenizer()
     config = LiveChatConfig(
-        **{**processor.config_kwargs(), **CONFIG_PRESETS[preset]}, video_feature_dim=1280, feature_model=feature_model, frame_size=frame_size
+        **{**LiveChatProcessor(tokenizer).config_kwargs(), **CONFIG_PRESETS[preset]},
+        video_feature_dim=1280, feature_model=feature_model, frame_size=frame_size,
     )
+    processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding and limits
     torch.manual_seed(0)
     LiveChatForCommentGeneration(config).save_pretrained(folder)
     processor.save_pretrained(folder)

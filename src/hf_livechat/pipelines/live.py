@@ -1,8 +1,9 @@
 """Live mode: comment on a stream as it plays, keeping a rolling context window and up with real time.
 
 A live source is a time-ordered iterable of events `(time, item)`, where `item` is a frame (`(H, W, 3)` uint8), a
-`ChatMessage` or a `TranscriptSegment`. `video_events` makes one from anything PyAV opens (a file, a growing file, a
-stream URL), merged with chat and transcript, optionally paced to the wall clock to replay a recording live.
+`ChatMessage` or a `TranscriptSegment`. `video_events` makes one from a recording merged with a known chat and
+transcript, optionally paced to the wall clock; `hf-livechat live` makes one from a live stream, its live chat and
+its live speech (:mod:`~hf_livechat.pipelines.live_session`).
 
 The commenter holds only the last `context_length` seconds (and at most `max_messages` chat messages and
 `max_segments` transcript segments of them). A window is due every `interval` seconds of stream time; when the model
@@ -10,8 +11,8 @@ is still busy with an earlier window the due window is dropped (and counted), so
 comments less often, never later and later.
 
 So that the comments read like a chat, not a loop, the commenter keeps what it said recently in view: its comments
-are fed back into the chat context the next windows see, and each window's comment is picked among several sampled
-candidates with a penalty on repeating one of the last comments (:mod:`~hf_livechat.pipelines.diversity`).
+are fed back into the chat context the next windows see, and each window's comment is picked among its beams with a
+penalty on repeating the last comments (:mod:`~hf_livechat.pipelines.diversity`).
 """
 
 from __future__ import annotations
@@ -166,8 +167,11 @@ class LiveCommenter:
             window_end = t + 1.0  # the frame at t stands for the second [t, t + 1)
             if window_end + 1e-6 < next_due:
                 continue
+            passed = 0
             while next_due <= window_end + 1e-6:
                 next_due += self.interval
+                passed += 1
+            self.stats.dropped += passed - 1  # windows that came due while their frames were lost (decoder queue)
             lag = (arrived - origin[1]) - (window_end - origin[0]) / speed if speed else 0.0
             if lag > self.max_lag:
                 self.stats.dropped += 1  # skip this window to catch up; never queue it
