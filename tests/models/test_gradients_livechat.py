@@ -44,10 +44,11 @@ def test_the_reference_code_options_train_every_parameter():
 
 @pytest.mark.parametrize("absent", list(ABSENT))
 @pytest.mark.parametrize("chat_encoder_type", ["comment", "token"])
-def test_a_batch_without_a_modality_still_reaches_every_parameter(absent, chat_encoder_type):
+@pytest.mark.parametrize("copy_mechanism", [False, True])
+def test_a_batch_without_a_modality_still_reaches_every_parameter(absent, chat_encoder_type, copy_mechanism):
     """DDP with find_unused_parameters=False raises at the next step if any parameter is left out of the graph."""
     torch.manual_seed(0)
-    model = LiveChatForCommentGeneration(tiny_config(chat_encoder_type=chat_encoder_type)).train()
+    model = LiveChatForCommentGeneration(tiny_config(chat_encoder_type=chat_encoder_type, copy_mechanism=copy_mechanism)).train()
     inputs = {k: v for k, v in tiny_inputs(model.config).items() if k not in ABSENT[absent]}
     assert _parameters_without_gradient(model, inputs, random_labels(model.config)) == []
 

@@ -313,7 +313,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         if self.config.copy_mechanism:
             chat_ids = chat_input_ids.reshape(batch_size, -1)
             chat_token_mask = (chat_attention_mask if chat_attention_mask is not None else chat_ids.ne(self.config.pad_token_id)).reshape(batch_size, -1)
-            output.copy_source_states = torch.cat([transcript_states[:, 1:], chat_tokens.reshape(batch_size, chat_ids.shape[1], -1)], dim=1)
+            output.copy_source_states = torch.cat([transcript_states[:, 1:], chat_tokens.reshape(batch_size, chat_ids.shape[1], chat_tokens.shape[-1])], dim=1)
             output.copy_source_ids = torch.cat([transcript_input_ids, chat_ids], dim=1)
             output.copy_source_mask = torch.cat([transcript_mask[:, 1:], chat_token_mask.long()], dim=1)
         return output
