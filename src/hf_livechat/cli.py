@@ -214,17 +214,8 @@ def _read_chat(args):
 WORLD_VARIANTS_NAMES = ("quickstart", "noisy", "overlap", "copy")  # hf_livechat.synthetic.WORLD_VARIANTS, without importing it
 
 
-def load_live_comment_features(folder):
-    """The live-comment features of an extraction folder (`hf-livechat extract-lc-features`), through the feature
-    store's own loader (which checks its model and source record) when the package has it."""
-    try:
-        from .pipelines.lc_features import load_lc_features
-    except ImportError:
-        from .training.affect import read_lc_feature_shards as load_lc_features
-    return load_lc_features(folder)
-
-
 def _train_affect(args):
+    from .pipelines.lc_features import load_lc_features
     from .training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol, run_mustard_protocol
     from .training.affect_benchmarks import load_affect_benchmark
 
@@ -242,7 +233,7 @@ def _train_affect(args):
     folds = data if isinstance(data, list) else None
     settings = {}
     if args.live_comment_features is not None:
-        features = load_live_comment_features(args.live_comment_features)
+        features = load_lc_features(args.live_comment_features)  # refuses an unfinished or unrecorded store
         source = str(args.live_comment_features)
         if folds:
             settings["with live comments"] = [join_live_comment_features(fold, features, source) for fold in folds]

@@ -240,3 +240,52 @@ def test_train_affect_command(tmp_path, monkeypatch, capsys):
     assert "no live-comment features for 1 of the 24 train rows (e.g. ids ['train_dia0_utt0'])" in capsys.readouterr().err
     assert cli_main(common) == 2
     assert "pass --live-comment-features DIR" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- the join, for every loader
+
+
+def vector_of(clip_id: str) -> np.ndarray:
+    """A vector that names its clip: distinct ids get distinct vectors."""
+    rng = np.random.default_rng(int.from_bytes(clip_id.encode()[-8:].rjust(8, b"\0"), "little") % 2**32 + len(clip_id))
+    return rng.normal(size=6).astype(np.float32)
+
+
+def loader_datasets(tmp_path):
+    import pickle
+
+    from hf_livechat.data.builders.affect import load_meld, load_mmsa, load_mustard, mustard_speaker_independent_split
+
+    write_meld(tmp_path / "meld")
+    rng = np.random.default_rng(0)
+    mmsa = {}
+    for k, split in enumerate(("train", "valid", "test")):
+        mmsa[split] = {
+            "text": rng.normal(size=(3, 4, 5)).astype(np.float32), "audio": rng.normal(size=(3, 2, 3)).astype(np.float32),
+            "vision": rng.normal(size=(3, 2, 3)).astype(np.float32), "regression_labels": rng.uniform(-1, 1, 3).astype(np.float32),
+            "id": np.array([f"video_{k}$_${i}" for i in range(3)]),
+        }
+    (tmp_path / "mmsa.pkl").write_bytes(pickle.dumps(mmsa))
+    record = {"utterance": "x", "speaker": "A", "context": [], "context_speakers": [], "sarcasm": True}
+    shows = ["BBT", "FRIENDS", "BBT", "FRIENDS"]
+    (tmp_path / "sarcasm_data.json").write_text(json.dumps({f"1_{i}": {**record, "show": show} for i, show in enumerate(shows)}))
+    return {
+        "meld": load_meld(tmp_path / "meld"),
+        "mmsa": load_mmsa(tmp_path / "mmsa.pkl", allow_pickle=True),
+        "mustard": mustard_speaker_independent_split(load_mustard(tmp_path / "sarcasm_data.json")),
+    }
+
+
+def test_every_loader_joins_live_comment_features_by_its_own_id(tmp_path):
+    joined = {}
+    for name, dataset in loader_datasets(tmp_path).items():
+        ids = [i for split in dataset.values() for i in split["id"]]
+        assert len(ids) == len(set(ids)), name
+        joined[name] = join_live_comment_features(dataset, {i: vector_of(i) for i in ids}, source=name)
+        for split in joined[name].values():
+            for row in split:
+                np.testing.assert_allclose(row["live_comment_features"], vector_of(row["id"]), err_msg=name)
+    # MELD: the test row dia0_utt0 and the train row dia0_utt0 are different clips and get different vectors.
+    first_train, first_test = joined["meld"]["train"][0], joined["meld"]["test"][0]
+    assert (first_train["dialogue_id"], first_train["utterance_id"]) == (first_test["dialogue_id"], first_test["utterance_id"])
+    assert not np.allclose(first_train["live_comment_features"], first_test["live_comment_features"])

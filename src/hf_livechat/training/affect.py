@@ -172,17 +172,6 @@ def _mean_metrics(values: list[dict[str, float]]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------- live-comment features
 
 
-def read_lc_feature_shards(folder: str | Path) -> Dataset:
-    """The Parquet shards of an extraction folder (`id` + `live_comment_features`) as one `Dataset`."""
-    from datasets import load_dataset
-
-    folder = Path(folder)
-    shards = sorted(str(p) for p in folder.rglob("*.parquet"))
-    if not shards:
-        raise FileNotFoundError(f"{folder}: no live-comment feature shards (*.parquet)")
-    return load_dataset("parquet", data_files=shards, split="train")
-
-
 def join_live_comment_features(
     dataset: DatasetDict, features: Mapping[str, np.ndarray] | Dataset, source: str = "the live-comment features"
 ) -> DatasetDict:
@@ -502,7 +491,6 @@ __all__ = [
     "RunResult",
     "ProtocolResult",
     "SELECTION_METRICS",
-    "read_lc_feature_shards",
     "join_live_comment_features",
     "label_setup",
     "build_fusion_model",
