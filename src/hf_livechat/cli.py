@@ -151,7 +151,7 @@ def _generate(args):
     from .pipelines.writers import write_comment_files
 
     commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
-    generate_kwargs = {"num_beams": args.num_beams}
+    generate_kwargs = {"num_beams": args.num_beams} if args.num_beams else {}  # none: the pipeline's chat defaults
     if args.sample:
         generate_kwargs = {"do_sample": True, "top_p": 0.9}
     comments = commenter(
@@ -259,9 +259,9 @@ def _live(args):
 
     generate_kwargs = {}
     if args.num_candidates is not None:
-        generate_kwargs["num_return_sequences"] = args.num_candidates
+        generate_kwargs.update(num_beams=args.num_candidates, num_return_sequences=args.num_candidates)
     if args.greedy:
-        generate_kwargs.update(do_sample=False, num_return_sequences=1)
+        generate_kwargs.update(do_sample=False, num_beams=1, num_return_sequences=1)
     options = LiveOptions(
         interval=args.interval,
         chat=args.chat,
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transcript", default=None, help="SRT/VTT/JSON transcript of the streamer's speech")
     p.add_argument("-o", "--output", required=True, help="output prefix: writes PREFIX.json, PREFIX.srt, PREFIX.ass")
     p.add_argument("--stride", type=float, default=5.0, help="seconds between comments")
-    p.add_argument("--num-beams", type=int, default=4)
+    p.add_argument("--num-beams", type=int, default=None, help="beam search width (default: 8 beams as candidates, repeat penalty)")
     p.add_argument("--sample", action="store_true", help="nucleus sampling instead of beam search")
     p.add_argument("--feed-back", action="store_true", help="later windows see the comments generated before")
     p.add_argument("--batch-size", type=int, default=8)
@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, default=10.0, help="with --follow-source: seconds without growth that end the stream")
     p.add_argument("--speed", type=float, default=None, help="replay a recorded SOURCE as live at this multiple of real time")
     p.add_argument("--max-lag", type=float, default=1.0, help="drop a due window when more than this many seconds behind")
-    p.add_argument("--num-candidates", type=int, default=None, help="sampled candidates per window (default 4)")
+    p.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (default 8)")
     p.add_argument("--repeat-penalty", type=float, default=None, help="penalty on repeating a recent comment (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding, one candidate (no sampling)")
     p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
