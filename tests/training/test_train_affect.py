@@ -171,6 +171,14 @@ def test_mustard_folds_get_a_stratified_dev_share(tmp_path):
     assert abs(np.mean(split["validation"]["label"]) - share) <= 1 / 20 + 1e-9
 
 
+def test_a_setting_without_validation_gets_a_dev_share(tmp_path):
+    dataset, _ = toy_benchmark(sizes=(80, 8, 40))
+    result = run_affect_protocol({"speaker-independent": DatasetDict(train=dataset["train"], test=dataset["test"])},
+                                 tiny_args(tmp_path, seeds=[0], max_epochs=1, dev_fraction=0.25))
+    (run,) = result.runs["speaker-independent"]
+    assert "weighted_f1" in run.dev and "weighted_f1" in run.test
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown benchmark 'iemocap'"):
         AffectProtocolArguments("iemocap")

@@ -393,12 +393,14 @@ def _strip_prefix(metrics: Mapping[str, float], prefix: str) -> dict[str, float]
 
 def run_affect_protocol(datasets: Mapping[str, DatasetDict], args: AffectProtocolArguments) -> ProtocolResult:
     """Runs every setting (`{name: DatasetDict}` with train / validation / test; a setting uses live-comment features
-    when its dataset has the column) over `args.seeds`, and returns every run with the mean ± std summary.
+    when its dataset has the column) over `args.seeds`, and returns every run with the mean ± std summary. A setting
+    without a validation split (MUStARD's speaker-independent split) gets a stratified `dev_fraction` of train.
 
     Runs are stored under `output_dir/<setting>/seed-<k>` and resume there; with `save_models`, the best-dev
     seed's model is copied to `output_dir/<setting>/model` with a model card.
     """
     runs, models = {}, {}
+    datasets = {setting: with_dev_split(dataset, args.dev_fraction, args.label_column) for setting, dataset in datasets.items()}
     for setting, dataset in datasets.items():
         setting_dir = Path(args.output_dir) / _slug(setting)
         runs[setting] = []
