@@ -11,7 +11,8 @@ kind has. Only the chat says it.
 **Unlabelled streams** (``make_affect_streams``, plentiful): each stream plays one game; every 4 to 8 s of plain
 gameplay an event of one of its four kinds fills the screen for 5 to 9 s. While it plays (and 2 s after), viewers
 react at about one message a second, mostly with words of the event's affect ("so scary", "im crying", ...; never
-the scene's name), sometimes with affect-free hubbub ("omg", "wait what"); affect-free filler runs all along. These
+the scene's name), sometimes with affect-free hubbub ("omg", "wait what"), half of them with a decorative emote;
+affect-free filler runs all along. These
 are the mp4 + TwitchDownloader chat JSON + SRT files and the manifest that ``build-lcaffect`` reads.
 
 **The labelled set** (``make_labelled_clips``, small): utterance clips cut from *other* streams of the same games.
@@ -52,7 +53,7 @@ from tqdm.auto import tqdm
 
 from hf_livechat.data.chat.message import ChatMessage
 
-from .vocabulary import NAME_PARTS, NAME_SUFFIXES
+from .vocabulary import DECORATIVE_EMOTES, NAME_PARTS, NAME_SUFFIXES
 from .world import ScreenEvent, SpeechLine, assign_splits, chat_message
 from .writer import SCENES, gameplay_scene, scene_image, write_chat, write_transcript
 
@@ -99,6 +100,8 @@ class AffectWorldConfig:
         event_seconds: range of an event's length (whole seconds, so a 1 fps sampler sees it on each of them).
         reaction_rate: chat reactions per second while an event plays (and ``reaction_tail`` seconds after it).
         hubbub_share: share of reactions that are affect-free ("omg").
+        emote_rate: share of chat messages that end with a decorative emote (any affect): comments vary, as chat does,
+            so that two segments seldom share a comment word for word.
         filler_rate: affect-free messages per second all along.
         clip_seconds: range of a labelled clip's length.
         text_affect_rate: share of labelled clips whose line voices the event's affect.
@@ -110,6 +113,7 @@ class AffectWorldConfig:
     reaction_rate: float = 1.0
     reaction_tail: float = 2.0
     hubbub_share: float = 0.25
+    emote_rate: float = 0.5
     filler_rate: float = 0.12
     clip_seconds: tuple[float, float] = (2.0, 20.0)
     text_affect_rate: float = 0.35
@@ -124,8 +128,8 @@ class AffectWorldConfig:
             raise ValueError(f"clip_seconds must be 1 <= low <= high, got {self.clip_seconds}")
         if self.text_affect_rate + self.text_misleading_rate > 1 or min(self.text_affect_rate, self.text_misleading_rate) < 0:
             raise ValueError("text_affect_rate and text_misleading_rate must be >= 0 and sum to at most 1")
-        if not 0 <= self.hubbub_share <= 1:
-            raise ValueError(f"hubbub_share must be in [0, 1], got {self.hubbub_share}")
+        if not 0 <= self.hubbub_share <= 1 or not 0 <= self.emote_rate <= 1:
+            raise ValueError(f"hubbub_share and emote_rate must be in [0, 1], got {self.hubbub_share}, {self.emote_rate}")
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,9 @@ class _Builder:
     def pick(self, options: Sequence[str]) -> str:
         return options[int(self.rng.integers(len(options)))]
 
+    def decorate(self, text: str) -> str:
+        return f"{text} {self.pick(DECORATIVE_EMOTES)}" if self.rng.random() < self.config.emote_rate else text
+
     def events(self) -> list[tuple[ScreenEvent, str]]:
         """Events of this stream's game, each kind in turn before one repeats, on whole seconds."""
         kinds = self.world.games[self.game]
@@ -221,9 +228,9 @@ class _Builder:
             end = min(event.end + config.reaction_tail, self.duration)
             for _ in range(int(self.rng.poisson(config.reaction_rate * (end - event.start)))):
                 text = self.pick(HUBBUB) if self.rng.random() < config.hubbub_share else self.pick(REACTIONS[affect])
-                self.messages.append((self.rng.uniform(event.start + 0.3, end), self.pick(self.viewers), text))
+                self.messages.append((self.rng.uniform(event.start + 0.3, end), self.pick(self.viewers), self.decorate(text)))
         for _ in range(int(self.rng.poisson(config.filler_rate * self.duration))):
-            self.messages.append((self.rng.uniform(0, self.duration), self.pick(self.viewers), self.pick(FILLER)))
+            self.messages.append((self.rng.uniform(0, self.duration), self.pick(self.viewers), self.decorate(self.pick(FILLER))))
         self.messages.sort()
         return tuple(chat_message(round(float(t), 3), author, text, f"{self.vod_id}-{i}")
                      for i, (t, author, text) in enumerate(self.messages))
