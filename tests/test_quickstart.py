@@ -44,10 +44,12 @@ def test_the_model_loads_and_generated_comments_lie_in_the_stream(quickstart):
     model = AutoModel.from_pretrained(out / "model")
     assert type(model).__name__ == "LiveChatForCommentGeneration"
     assert "recall@1" in (out / "model" / "README.md").read_text()  # the card carries the evaluation
-    generated = result["generated"]
-    times = [c["time"] for c in generated]
-    assert generated and times == sorted(times) and 20.0 <= times[0] and times[-1] <= options.stream_seconds
-    assert all(isinstance(c["comment"], str) and c["comment"] for c in generated)
+    assert set(result["generated"]) == {"all inputs", "video only"}
+    for generated in result["generated"].values():
+        times = [c["time"] for c in generated]
+        assert generated and times == sorted(times) and 20.0 <= times[0] and times[-1] <= options.stream_seconds
+        assert all(isinstance(c["comment"], str) and c["comment"] for c in generated)
+    assert len(list((out / "generated").glob("*.video-only.json"))) == 1
 
 
 def test_a_rerun_from_the_command_line_resumes_instead_of_starting_over(quickstart, capsys):

@@ -110,25 +110,34 @@ def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     return {"results": results, "timings": timings, "generated": generated}
 
 
-def _generate_for_test_stream(out: Path, model_dir: Path) -> list[dict]:
+def _generate_for_test_stream(out: Path, model_dir: Path) -> dict[str, list[dict]]:
+    """Comments for a held-out stream with every input, and with its video only (the common case of a user without
+    a chat log or transcript), with the pipeline's defaults; prints how much each repeats itself."""
     from transformers import pipeline
+
+    from .pipelines.diversity import format_diversity
+    from .pipelines.video_comment_generation import summarize_comments
 
     rows = [json.loads(line) for line in (out / "streams" / "manifest.jsonl").read_text().splitlines() if line.strip()]
     test = next((r for r in rows if r.get("split") == "test"), rows[-1])
     base = out / "streams"
     commenter = pipeline("video-comment-generation", model=str(model_dir))
-    comments = commenter(
-        {"video": str(base / test["video"]), "chat": str(base / test["chat"]), "transcript": str(base / test["transcript"])},
-        stride=10,
-        num_beams=4,
-    )
+    inputs = {
+        "all inputs": {"video": str(base / test["video"]), "chat": str(base / test["chat"]), "transcript": str(base / test["transcript"])},
+        "video only": {"video": str(base / test["video"])},
+    }
     (out / "generated").mkdir(exist_ok=True)
-    target = out / "generated" / f"{test['vod_id']}.json"
-    target.write_text(json.dumps(comments, indent=1, ensure_ascii=False))
-    for comment in comments[:8]:
-        print(f"  {comment['time']:6.1f} s  {comment['comment']!r}  ({comment['score']:.2f})")
-    print(f"  ... {len(comments)} comments for {test['video']} -> {target}")
-    return comments
+    generated = {}
+    for name, sources in inputs.items():
+        comments = commenter(sources, stride=10)
+        suffix = "" if name == "all inputs" else ".video-only"
+        target = out / "generated" / f"{test['vod_id']}{suffix}.json"
+        target.write_text(json.dumps(comments, indent=1, ensure_ascii=False))
+        print(f"  {name}: {format_diversity(summarize_comments(comments))} -> {target}")
+        for comment in comments[:5]:
+            print(f"    {comment['time']:6.1f} s  {comment['comment']!r}  ({comment['score']:.2f})")
+        generated[name] = comments
+    return generated
 
 
 def _write_card(model_dir: Path, out: Path, results: dict, options: QuickstartOptions) -> None:
