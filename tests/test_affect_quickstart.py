@@ -84,3 +84,19 @@ def test_compare_settings_applies_the_twice_std_bar():
     assert verdict[TRAINED]["accuracy"]["beats"] and verdict[TRAINED]["accuracy"]["twice_std"] == pytest.approx(0.06)
     assert not verdict[UNTRAINED]["accuracy"]["beats"]
     assert verdict[UNTRAINED]["accuracy"]["gain"] == pytest.approx(0.04)
+
+
+def test_the_command_line_maps_its_options(monkeypatch, tmp_path):
+    import hf_livechat.affect_quickstart as module
+    from hf_livechat.cli import main
+
+    seen = []
+    monkeypatch.setattr(module, "run_affect_quickstart", lambda options: seen.append(options) or {})
+    assert main(["quickstart", "--affect", "--out", str(tmp_path), "--num-streams", "8", "--duration", "60",
+                 "--epochs", "2", "--frame-size", "32", "--seeds", "3", "4"]) == 0
+    (options,) = seen
+    assert (options.out_dir, options.num_streams, options.stream_seconds, options.v2lc_epochs, options.frame_size,
+            options.seeds) == (str(tmp_path), 8, 60.0, 2.0, 32, (3, 4))
+    seen.clear()
+    assert main(["quickstart", "--affect"]) == 0
+    assert seen[0].out_dir == "affect-quickstart" and seen[0] == AffectQuickstartOptions()
