@@ -75,6 +75,13 @@ def test_loss_comes_from_transformers_loss_utilities():
     torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, labels, weight=weights))
 
 
+def test_float64_regression_labels():
+    model = make_model(num_labels=1)
+    labels = torch.tensor([0.5, -0.2, 0.1, 0.9], dtype=torch.float64)  # e.g. straight from a numpy float64 column
+    out = model(**tiny_batch(), labels=labels)
+    torch.testing.assert_close(out.loss, torch.nn.functional.mse_loss(out.logits.squeeze(-1), labels.float()))
+
+
 def test_output_changes_when_only_live_comment_features_change():
     model = make_model(init_std=0.3)  # a wider init so that an untrained model's outputs are not all near zero
     batch = tiny_batch()

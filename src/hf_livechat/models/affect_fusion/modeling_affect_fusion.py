@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
@@ -25,6 +25,7 @@ from .configuration_affect_fusion import DIM_FIELDS, AffectFusionConfig, Feature
 MODALITY_ORDER = ("text", "acoustic", "visual", "live_comment")
 
 
+# Copied from hf_livechat.models.livechat.layers_livechat.eager_attention_forward
 def eager_attention_forward(
     module: nn.Module,
     query: torch.Tensor,
@@ -47,8 +48,9 @@ def eager_attention_forward(
     return attn_output, attn_weights
 
 
+# Copied from hf_livechat.models.v2lc.modeling_v2lc.V2LCAttention with V2LC->AffectFusion, video_hidden_size->d_model, video_num_heads->num_heads
 class AffectFusionAttention(nn.Module):
-    """Bidirectional multi-head self-attention over the fused sequence."""
+    """Bidirectional multi-head self-attention (an encoder's: `is_causal=False`, which SDPA reads)."""
 
     def __init__(self, config: AffectFusionConfig):
         super().__init__()
@@ -105,14 +107,42 @@ class AffectFusionLayer(GradientCheckpointingLayer):
         return residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
 
 
+# Copied from hf_livechat.models.v2lc.modeling_v2lc._text_model_kwargs
 def _text_model_kwargs(config) -> dict:
-    """`add_pooling_layer=False` where accepted: the fusion transformer reads token states, not the pooler."""
+    """`add_pooling_layer=False` for models that accept it: pooling is ours, and an unused pooler would leave
+    parameters without gradients (which DDP rejects)."""
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
     model_class = MODEL_MAPPING.get(type(config), None)
     if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
         return {"add_pooling_layer": False}
     return {}
+
+
+# Copied from hf_livechat.models.v2lc.modeling_v2lc._load_text_weights
+def _load_text_weights(text_model: nn.Module, pretrained: nn.Module) -> None:
+    """Loads a pretrained text encoder into `text_model`. The checkpoint is loaded as saved (its pooler included, so
+    that no load report flags unused weights); the pooler is dropped when `text_model` was built without one."""
+    state = pretrained.state_dict()
+    if not any(name.startswith("pooler.") for name in text_model.state_dict()):
+        state = {name: value for name, value in state.items() if not name.startswith("pooler.")}
+    text_model.load_state_dict(state)
+
+
+# Copied from hf_livechat.models.v2lc.modeling_v2lc._init_linear_embedding_layer_norm
+@torch.no_grad()
+def _init_linear_embedding_layer_norm(module: nn.Module, std: float) -> None:
+    """transformers' usual initialisation of this file's linear, embedding and layer-norm modules; the pretrained
+    towers are PreTrainedModels, which transformers hands to their own initialisers."""
+    if isinstance(module, nn.Linear):
+        init.normal_(module.weight, mean=0.0, std=std)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        init.normal_(module.weight, mean=0.0, std=std)
+    elif isinstance(module, nn.LayerNorm):
+        init.ones_(module.weight)
+        init.zeros_(module.bias)
 
 
 class AffectFusionPreTrainedModel(PreTrainedModel):
@@ -130,16 +160,8 @@ class AffectFusionPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
         std = self.config.init_std
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, AffectFusionForSequenceClassification):
+        _init_linear_embedding_layer_norm(module, std)
+        if isinstance(module, AffectFusionForSequenceClassification):
             init.normal_(module.cls_embedding, mean=0.0, std=std)
 
 
@@ -178,10 +200,9 @@ class AffectFusionForSequenceClassification(AffectFusionPreTrainedModel):
             text_model_name_or_path: id or folder of any `AutoModel` text encoder (e.g. all-MiniLM-L6-v2).
             config_kwargs: other `AffectFusionConfig` fields (`num_labels`, `acoustic_dim`, ...).
         """
-        text_config = AutoConfig.from_pretrained(text_model_name_or_path)
-        text_model = AutoModel.from_pretrained(text_model_name_or_path, **_text_model_kwargs(text_config))
+        text_model = AutoModel.from_pretrained(text_model_name_or_path)
         model = cls(AffectFusionConfig(text_config=text_model.config, **config_kwargs))
-        model.text_model.load_state_dict(text_model.state_dict())
+        _load_text_weights(model.text_model, text_model)
         return model
 
     def _check_features(self, modality: str, features: torch.Tensor, mask: torch.Tensor | None):
@@ -317,8 +338,11 @@ class AffectFusionForSequenceClassification(AffectFusionPreTrainedModel):
         loss = None
         if labels is not None:
             # transformers' sequence-classification loss (MSE / cross-entropy / BCE by config.problem_type, inferred
-            # from num_labels and the label dtype when unset), computed in float32.
-            loss = self.loss_function(labels=labels.to(logits.device), pooled_logits=logits.float(), config=self.config)
+            # from num_labels and the label dtype when unset), computed in float32 (float labels too: MSE and BCE
+            # refuse float64 targets against float32 logits).
+            labels = labels.to(logits.device)
+            labels = labels.float() if labels.is_floating_point() else labels
+            loss = self.loss_function(labels=labels, pooled_logits=logits.float(), config=self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
