@@ -167,6 +167,7 @@ def test_a_finished_chat_log_is_replayed_with_its_recording(commenter, hls_30s, 
     assert first == [f"message at {t / 2:.1f}" for t in range(40)]  # [0, 20): every message, none from later
 
 
+@pytest.mark.slow  # a fresh interpreter loads torch and the model: 10-20 s
 def test_ctrl_c_ends_the_run_cleanly_with_its_summary(model_dir, hls_30s, tmp_path):
     import signal
     import sys
