@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .data.backbones import DEFAULT_FEATURE_MODEL
+
 
 def _make_stream(args):
     import dataclasses
@@ -25,8 +27,8 @@ WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement
 
 
 def _build_dataset(args):
-    from .data.builders.common import clear_out_dir
     from .data.builders.livechat import BuildOptions, build_livechat_dataset
+    from .data.builders.vod_builder import clear_out_dir
     from .data.chat import ChatFilters
     from .data.clips import ClipConfig
     from .distributed import launched_processes
@@ -311,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
     p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, transcript, streamer, category, vod_id, split) or a folder")
     p.add_argument("--out", required=True)
-    p.add_argument("--feature-model", default="timm/resnet50.a1_in1k", help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
+    p.add_argument("--feature-model", default=DEFAULT_FEATURE_MODEL, help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
     p.add_argument("--frame-size", type=int, default=224)
     p.add_argument("--keep-frames", action="store_true", help="also store the frames (JPEG) for end-to-end training")
     p.add_argument("--selection", choices=["busiest", "all"], default="busiest")
@@ -479,7 +481,7 @@ def _quiet_model_loading() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data.builders.common import FeatureModelError
+    from .data.backbones import FeatureModelError
 
     args = build_parser().parse_args(argv)
     _quiet_model_loading()
@@ -498,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build_lcaffect(args):
-    from .data.builders.common import clear_out_dir
     from .data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset
+    from .data.builders.vod_builder import clear_out_dir
     from .data.chat import ChatFilters
     from .distributed import launched_processes
 
@@ -589,7 +591,7 @@ def _add_lcaffect_parsers(sub) -> None:
     p = sub.add_parser("build-lcaffect", help="build an LCAffect segment dataset (8 s segments + their live comments)")
     p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, streamer, category, vod_id, split) or a folder")
     p.add_argument("--out", required=True)
-    p.add_argument("--feature-model", default="timm/resnet50.a1_in1k", help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
+    p.add_argument("--feature-model", default=DEFAULT_FEATURE_MODEL, help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
     p.add_argument("--frame-size", type=int, default=224)
     p.add_argument("--segment-length", type=float, default=8.0)
     p.add_argument("--stride", type=float, default=None, help="seconds between segment starts (default: the segment length)")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_livechat.data.builders.common import write_parquet_shard
+from hf_livechat.data.builders.shards import write_parquet_shard
 from hf_livechat.data.builders.lcaffect import segment_features
 
 

@@ -75,6 +75,12 @@ def default_offline_backbone(cache_dir: str | os.PathLike | None = None) -> Path
 
 
 OFFLINE_BACKBONES = {"efficientnet-lite0": default_offline_backbone}
+# The frame model of the LiveChat paper's setting (a ResNet50, 2048-d); the CLI's builders default to it.
+DEFAULT_FEATURE_MODEL = "timm/resnet50.a1_in1k"
+
+
+class FeatureModelError(RuntimeError):
+    """The frame feature model cannot be loaded: a whole build or extraction stops (no video could be encoded)."""
 
 
 def resolve_feature_model(name: str) -> str:

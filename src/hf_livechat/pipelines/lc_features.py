@@ -32,7 +32,6 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +40,8 @@ import torch
 from datasets import Array2D, Dataset, Features, List, Value, concatenate_datasets, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from ..data.builders.common import encode_run_frames
+from ..data.builders.frames import FrameEncoder, encode_run_frames
+from ..data.builders.shards import atomic_write_text, write_parquet_shard
 from ..data.media import probe_media
 
 
@@ -49,7 +49,6 @@ SIDECAR = "lc_features.json"
 SHARD_PATTERN = "lc-features-{index:05d}-of-{count:05d}.parquet"
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv", ".ts")
 STORE_FORMAT = 1
-FrameEncoder = Callable[[np.ndarray], np.ndarray]
 
 
 class StaleFeaturesError(ValueError):
@@ -275,9 +274,7 @@ def _check_store(output_dir: Path, expected: dict, overwrite: bool) -> None:
 
 
 def _write_sidecar(output_dir: Path, record: dict) -> None:
-    temporary = output_dir / f".{SIDECAR}.tmp"
-    temporary.write_text(json.dumps(record, indent=2))
-    os.replace(temporary, output_dir / SIDECAR)
+    atomic_write_text(output_dir / SIDECAR, json.dumps(record, indent=2))
 
 
 @torch.no_grad()
@@ -317,12 +314,11 @@ def _clip_arrays(clip: Clip, rule: dict, encoder, frames_per_window: int) -> lis
 
 
 def _frame_encoder(rule: dict) -> FrameEncoder:
-    from ..data.backbones import resolve_feature_model
-    from ..data.features import FrameFeatureExtractor
+    from ..data.features import load_frame_encoder
 
     if not rule["feature_model"]:
         raise ValueError("the V2LC config names no feature_model: pass the image model its frame features came from")
-    return FrameFeatureExtractor(resolve_feature_model(rule["feature_model"]), input_size=(rule["frame_size"], rule["frame_size"]))
+    return load_frame_encoder(rule["feature_model"], rule["frame_size"])
 
 
 @torch.no_grad()
@@ -427,10 +423,7 @@ def extract_lc_features(
 
 def _write_shard(path: Path, ids: list[str], vectors: np.ndarray) -> None:
     features = Features({"id": Value("string"), "live_comment_features": List(Value("float32"))})
-    shard = Dataset.from_dict({"id": ids, "live_comment_features": vectors.tolist()}, features=features)
-    temporary = path.with_name(f".{path.name}.tmp")
-    shard.to_parquet(str(temporary))
-    os.replace(temporary, path)  # atomic: a shard is either absent or complete
+    write_parquet_shard({"id": ids, "live_comment_features": vectors.tolist()}, features, path)  # absent or complete
 
 
 # -- reading the store -----------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ they played, the positives of V2LC's video <-> live comment contrastive training
 
 A VOD is cut on a grid of `segment_length` seconds (or a sliding grid with `stride`); a segment is kept when at least
 `min_comments` comments (after the chat filters) fall in `[start, end)`. The build shares LiveChat's machinery
-(`builders/common.py`): one Parquet shard per VOD written atomically, `build_state.json` for resume, a VOD that
+(`builders/vod_builder.py`): one Parquet shard per VOD written atomically, `build_state.json` for resume, a VOD that
 cannot be read skipped and reported, a card that `load_dataset(folder)` reads. No torch here; the command line
 (`hf-livechat build-lcaffect`) lives in `hf_livechat.cli`.
 """
@@ -17,17 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chat import ChatFilters, ChatMessage, ChatStats, read_chat
+from ..chat import ChatMessage, ChatStats, read_chat
 from ..media import MediaError, probe_media
-from .common import (
-    BuildSummary,
-    FrameEncoder,
-    VodShardBuilder,
-    comment_feature,
-    comment_rows,
-    encode_run_frames,
-)
-from .manifest import VodSource, read_manifest
+from .frames import FrameEncoder, encode_run_frames
+from .manifest import VodSource
+from .schema import comment_feature, comment_rows
+from .state import VodBuildOptions
+from .vod_builder import BuildSummary, VodShardBuilder
 
 
 __all__ = [
@@ -177,38 +173,22 @@ def segment_features(feature_dim: int | None):
 
 
 @dataclass
-class LCAffectBuildOptions:
-    """Everything that decides the content of a segment build (a restart must use the same options).
+class LCAffectBuildOptions(VodBuildOptions):
+    """Everything that decides the content of a segment build (a restart must use the same options): the shared
+    `VodBuildOptions` (chat filters, frame model and size, splits by VOD or streamer, never by segment) and
 
     Attributes:
         segments: windowing and the comment rules (`SegmentConfig()`: 8 s grid, >= 5 comments, <= 32 stored).
-        filters: chat clean-up (`ChatFilters()`: the LiveChat setting) applied before comments are counted.
-        feature_model: image model id or folder for frame features (`"efficientnet-lite0"`: the offline backbone);
-            `None` stores no features.
-        frame_size: side of the square frames decoded and given to the feature model.
-        split_by: `"vod"` or `"streamer"` (never by segment); an explicit `split` in the manifest wins.
-        split_ratios: train / validation / test shares.
-        seed: seed of the split assignment.
-        bad_records: `"raise"` or `"skip"` malformed chat records (skips are counted in the summary).
     """
 
     segments: SegmentConfig = field(default_factory=SegmentConfig)
-    filters: ChatFilters = field(default_factory=ChatFilters)
-    feature_model: str | None = None
-    frame_size: int = 224
-    split_by: str = "vod"
-    split_ratios: Sequence[float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    bad_records: str = "raise"
 
 
 class LCAffectDatasetBuilder(VodShardBuilder):
     """Builds (or resumes) a segment dataset folder. See `build_lcaffect_dataset`."""
 
     unit = "segments"
-
-    def __init__(self, out_dir: str | os.PathLike, options: LCAffectBuildOptions | None = None, frame_encoder: FrameEncoder | None = None):
-        super().__init__(out_dir, options or LCAffectBuildOptions(), frame_encoder)
+    options_class = LCAffectBuildOptions
 
     def build_vod(self, source: VodSource, split: str, summary: BuildSummary) -> list[dict]:
         info = probe_media(source.video)
@@ -342,20 +322,6 @@ def build_lcaffect_dataset(
     progress: bool = True,
     processes=None,
 ) -> BuildSummary:
-    """Builds a segment dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build.
-
-    Args:
-        manifest: a JSONL/CSV manifest or a folder of paired files (see `read_manifest`), or `VodSource`s.
-        out_dir: the dataset folder (`data/<split>/<vod>.parquet`, `README.md` card, `build_state.json`).
-        options: what to build (`LCAffectBuildOptions()`: 8 s segments with >= 5 comments, no frame features).
-        on_error: `"skip"` a VOD that cannot be read (reported in the summary) or `"raise"`.
-        frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D); defaults to
-            `FrameFeatureExtractor(options.feature_model)`.
-        progress: show a progress bar.
-        processes: run as one of several processes sharing the VODs (`accelerate.PartialState()`; see
-            `VodShardBuilder.build`).
-    """
-    sources = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
-    return LCAffectDatasetBuilder(out_dir, options, frame_encoder).build(
-        sources, on_error=on_error, progress=progress, processes=processes
-    )
+    """Builds a segment dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build;
+    `options` default to `LCAffectBuildOptions()`: 8 s segments with >= 5 comments, no frame features. The arguments are those of `VodShardBuilder.build_manifest`."""
+    return LCAffectDatasetBuilder.build_manifest(manifest, out_dir, options, on_error, frame_encoder, progress, processes)

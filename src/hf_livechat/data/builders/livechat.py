@@ -16,21 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chat import ChatFilters, ChatStats, read_chat
+from ..chat import ChatStats, read_chat
 from ..clips import Clip, ClipConfig, make_clips
 from ..media import MediaError, probe_media
 from ..transcripts import TranscriptError, read_transcript, transcribe
-from .common import (  # noqa: F401  (STATE_FILE, BuildSummary: part of this module's API)
-    STATE_FILE,
-    BuildSummary,
-    FrameEncoder,
-    VodShardBuilder,
-    comment_feature,
-    comment_rows,
-    iter_run_frames,
-    options_fingerprint,
-)
-from .manifest import VodSource, read_manifest
+from .frames import FrameEncoder, iter_run_frames
+from .manifest import VodSource
+from .schema import comment_feature, comment_rows
+from .state import VodBuildOptions
+from .vod_builder import BuildSummary, VodShardBuilder
 
 
 logger = logging.getLogger(__name__)
@@ -64,49 +58,29 @@ def clip_features(feature_dim: int | None, keep_frames: bool = False):
 
 
 @dataclass
-class BuildOptions:
-    """Everything that decides the content of a build (a restart must use the same options).
+class BuildOptions(VodBuildOptions):
+    """Everything that decides the content of a LiveChat build (a restart must use the same options): the shared
+    `VodBuildOptions` (chat filters, frame model and size, splits, bad records) and
 
     Attributes:
         clips: windowing and selection (`ClipConfig()`: 30 s clips, 20 s context, 3 busiest 10-minute stretches x 20).
-        filters: chat clean-up (`ChatFilters()`: the LiveChat setting).
-        feature_model: image model id or folder for frame features (`"efficientnet-lite0"`: the offline backbone);
-            `None` stores no features.
         keep_frames: also store the decoded frames (JPEG) for end-to-end training.
-        frame_size: side of the square frames decoded and given to the feature model (224 for ImageNet backbones;
-            smaller is faster).
-        split_by: `"vod"` or `"streamer"` (never by clip); an explicit `split` in the manifest wins.
-        split_ratios: train / validation / test shares.
-        seed: seed of the split assignment.
-        bad_records: `"raise"` or `"skip"` malformed chat records (skips are counted in the summary).
         asr_model: ASR model (id or path) for VODs without a transcript file; `None` leaves them without speech.
         asr_engine: `"transformers"` or `"faster-whisper"`.
     """
 
     clips: ClipConfig = field(default_factory=ClipConfig)
-    filters: ChatFilters = field(default_factory=ChatFilters)
-    feature_model: str | None = None
     keep_frames: bool = False
-    frame_size: int = 224
-    split_by: str = "vod"
-    split_ratios: Sequence[float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    bad_records: str = "raise"
     asr_model: str | None = None
     asr_engine: str = "transformers"
-
-    def fingerprint(self) -> str:
-        return options_fingerprint(self)
 
 
 class LiveChatDatasetBuilder(VodShardBuilder):
     """Builds (or resumes) a LiveChat dataset folder. See `build_livechat_dataset`."""
 
     unit = "clips"
+    options_class = BuildOptions
     recoverable_errors = VodShardBuilder.recoverable_errors + (TranscriptError,)
-
-    def __init__(self, out_dir: str | os.PathLike, options: BuildOptions | None = None, frame_encoder: FrameEncoder | None = None):
-        super().__init__(out_dir, options or BuildOptions(), frame_encoder)
 
     # -- per VOD -----------------------------------------------------------------------------------------------
     def _transcript(self, source: VodSource, has_audio: bool, notes: Counter):
@@ -202,20 +176,7 @@ def build_livechat_dataset(
     progress: bool = True,
     processes=None,
 ) -> BuildSummary:
-    """Builds a LiveChat dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build.
-
-    Args:
-        manifest: a JSONL/CSV manifest or a folder of paired files (see `read_manifest`), or `VodSource`s.
-        out_dir: the dataset folder (`data/<split>/<vod>.parquet`, `README.md` card, `build_state.json`).
-        options: what to build (`BuildOptions()`: the LiveChat protocol without its leaks, no frame features).
-        on_error: `"skip"` a VOD that cannot be read (reported in the summary) or `"raise"`.
-        frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D); defaults to
-            `FrameFeatureExtractor(options.feature_model)`.
-        progress: show a progress bar.
-        processes: run as one of several processes sharing the VODs (`accelerate.PartialState()`; see
-            `VodShardBuilder.build`).
-    """
-    sources = read_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
-    return LiveChatDatasetBuilder(out_dir, options, frame_encoder).build(
-        sources, on_error=on_error, progress=progress, processes=processes
-    )
+    """Builds a LiveChat dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build;
+    `options` default to `BuildOptions()`: the LiveChat protocol without its leaks, no frame features. The
+    arguments are those of `VodShardBuilder.build_manifest`."""
+    return LiveChatDatasetBuilder.build_manifest(manifest, out_dir, options, on_error, frame_encoder, progress, processes)

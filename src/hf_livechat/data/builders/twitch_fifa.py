@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from .livechat import clip_features
+from .shards import write_parquet_shard
 
 
 SEGMENT_TOKEN = "\u0c09"  # separates the chat messages of a `chat_context` (the authors' vocabulary)
@@ -234,22 +235,6 @@ def iter_split_rows(data_dir: str | os.PathLike, split: str, options: TwitchFifa
             yield sample_to_row(sample, features, split, index, options)
 
 
-def _write_shard(rows: list[dict], feature_dim: int, path: Path) -> None:
-    from datasets import Dataset
-    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    bars = is_progress_bar_enabled()
-    disable_progress_bar()
-    try:
-        Dataset.from_list(rows, features=twitch_fifa_features(feature_dim)).to_parquet(str(tmp))
-    finally:
-        if bars:
-            enable_progress_bar()
-    os.replace(tmp, path)
-
-
 CARD_BODY = """
 # Twitch-FIFA clips
 
@@ -329,11 +314,11 @@ def _convert_split(rows: Iterator[dict], split_dir: Path, rows_per_shard: int, s
             count += 1
             if len(batch) == rows_per_shard:
                 shards.append(tmp_dir / f"twitch_fifa-{len(shards):05d}.parquet")
-                _write_shard(batch, dim, shards[-1])
+                write_parquet_shard(batch, twitch_fifa_features(dim), shards[-1])
                 batch = []
         if batch:
             shards.append(tmp_dir / f"twitch_fifa-{len(shards):05d}.parquet")
-            _write_shard(batch, summary.feature_dim, shards[-1])
+            write_parquet_shard(batch, twitch_fifa_features(summary.feature_dim), shards[-1])
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
