@@ -100,3 +100,10 @@ def test_the_command_line_maps_its_options(monkeypatch, tmp_path):
     seen.clear()
     assert main(["quickstart", "--affect"]) == 0
     assert seen[0].out_dir == "affect-quickstart" and seen[0] == AffectQuickstartOptions()
+
+
+def test_options_reject_unknown_settings():
+    with pytest.raises(ValueError, match="settings must be among"):
+        AffectQuickstartOptions(settings=("text only",))
+    with pytest.raises(ValueError, match="at least one seed"):
+        AffectQuickstartOptions(seeds=())

@@ -55,6 +55,14 @@ class AffectQuickstartOptions:
     progress: bool = True
     settings: tuple[str, ...] = field(default=(NO_LIVE_COMMENTS, TRAINED, UNTRAINED))
 
+    def __post_init__(self):
+        self.seeds = tuple(int(seed) for seed in self.seeds)
+        unknown = set(self.settings) - {NO_LIVE_COMMENTS, TRAINED, UNTRAINED}
+        if unknown or not self.settings:
+            raise ValueError(f"settings must be among {[NO_LIVE_COMMENTS, TRAINED, UNTRAINED]}, got {list(self.settings)}")
+        if not self.seeds:
+            raise ValueError("the affect protocol needs at least one seed")
+
 
 def _step(title: str) -> float:
     print(f"\n== {title}", flush=True)
@@ -178,10 +186,10 @@ def _extract(out: Path, v2lc_dir: Path, clips: Path, options: AffectQuickstartOp
     from .models.v2lc import V2LCModel
     from .pipelines.lc_features import extract_lc_features
 
+    models = {TRAINED: lambda: V2LCModel.from_pretrained(v2lc_dir), UNTRAINED: lambda: _untrained_v2lc(out, v2lc_dir, options.seed)}
     stores = {}
-    for setting, model in ((TRAINED, V2LCModel.from_pretrained(v2lc_dir)), (UNTRAINED, _untrained_v2lc(out, v2lc_dir, options.seed))):
-        if setting not in options.settings:
-            continue
+    for setting in (s for s in (TRAINED, UNTRAINED) if s in options.settings):
+        model = models[setting]()
         folder = out / "lc-features" / ("trained" if setting == TRAINED else "untrained")
         summary = extract_lc_features(model, clips, folder, progress=options.progress)
         print(f"{setting}: {summary.format()}")
