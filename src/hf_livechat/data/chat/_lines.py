@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from ._context import ReadContext
+from ._parsing import ReadContext
 
 
 def iter_lines(ctx: ReadContext) -> Iterator[tuple[int, str]]:

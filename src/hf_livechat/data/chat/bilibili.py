@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from os import PathLike
 from typing import Iterable, Iterator
 
-from ._context import BadRecord, ReadContext, make_message, parse_records, to_seconds
+from ._parsing import BadRecord, ReadContext, make_message, parse_records, to_seconds
 from .errors import ChatFormatError
 from .message import ChatMessage
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from ._context import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
+from ._parsing import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
 from ._json_stream import JsonStream
 from ._lines import iter_lines
 from .message import ChatMessage, Emote

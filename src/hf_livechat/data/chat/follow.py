@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 
-from ._context import BadRecord, ReadContext
+from ._parsing import BadRecord, ReadContext
 from .detect import TWITCH_IRC, detect_chat_format
 from .errors import ChatFormatError
 from .message import ChatMessage

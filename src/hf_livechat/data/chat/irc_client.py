@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._context import BadRecord, ReadContext
+from ._parsing import BadRecord, ReadContext
 from .message import ChatMessage
 from .stats import ChatStats
 from .twitch_irc import _Clock, _parse_irc

@@ -8,7 +8,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ._context import ErrorPolicy, ReadContext
+from ._parsing import ErrorPolicy, ReadContext
 from .bilibili import read_bilibili_xml
 from .chat_downloader import read_chat_downloader
 from .detect import (

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from os import PathLike
 from typing import Iterable, Iterator
 
-from ._context import BadRecord, ReadContext, make_message, parse_records
+from ._parsing import BadRecord, ReadContext, make_message, parse_records
 from ._lines import iter_lines
 from .message import ChatMessage, Emote
 

@@ -17,7 +17,7 @@ import json
 from os import PathLike
 from typing import Any, Iterable, Iterator
 
-from ._context import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
+from ._parsing import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
 from ._json_stream import JsonStream
 from .message import ChatMessage, Emote
 

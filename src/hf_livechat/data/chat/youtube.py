@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from ._context import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
+from ._parsing import BadRecord, ReadContext, get_field, make_message, parse_records, to_seconds
 from ._lines import iter_lines
 from .errors import ChatFormatError
 from .message import ChatMessage, Emote

@@ -1,3 +1,3 @@
+from .collator_affect_fusion import AffectFusionCollator
 from .configuration_affect_fusion import AffectFusionConfig, FeatureDimensionError
 from .modeling_affect_fusion import AffectFusionForSequenceClassification, AffectFusionPreTrainedModel
-from .processing_affect_fusion import AffectFusionCollator

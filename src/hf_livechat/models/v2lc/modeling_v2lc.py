@@ -165,6 +165,7 @@ class V2LCContrastiveLoss(nn.Module):
         return multi_positive_contrastive_loss(logit_scale * all_video @ all_text.t(), all_segment_ids, self.multi_positive_loss)
 
 
+# Copied from hf_livechat.models.livechat.layers_livechat.eager_attention_forward
 def eager_attention_forward(
     module: nn.Module,
     query: torch.Tensor,
@@ -188,7 +189,7 @@ def eager_attention_forward(
 
 
 class V2LCAttention(nn.Module):
-    """Bidirectional multi-head self-attention of the temporal video encoder."""
+    """Bidirectional multi-head self-attention (an encoder's: `is_causal=False`, which SDPA reads)."""
 
     def __init__(self, config: V2LCConfig):
         super().__init__()
@@ -324,6 +325,30 @@ def _text_model_kwargs(config) -> dict:
     return {}
 
 
+def _load_text_weights(text_model: nn.Module, pretrained: nn.Module) -> None:
+    """Loads a pretrained text encoder into `text_model`. The checkpoint is loaded as saved (its pooler included, so
+    that no load report flags unused weights); the pooler is dropped when `text_model` was built without one."""
+    state = pretrained.state_dict()
+    if not any(name.startswith("pooler.") for name in text_model.state_dict()):
+        state = {name: value for name, value in state.items() if not name.startswith("pooler.")}
+    text_model.load_state_dict(state)
+
+
+@torch.no_grad()
+def _init_linear_embedding_layer_norm(module: nn.Module, std: float) -> None:
+    """transformers' usual initialisation of this file's linear, embedding and layer-norm modules; the pretrained
+    towers are PreTrainedModels, which transformers hands to their own initialisers."""
+    if isinstance(module, nn.Linear):
+        init.normal_(module.weight, mean=0.0, std=std)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        init.normal_(module.weight, mean=0.0, std=std)
+    elif isinstance(module, nn.LayerNorm):
+        init.ones_(module.weight)
+        init.zeros_(module.bias)
+
+
 class V2LCPreTrainedModel(PreTrainedModel):
     config: V2LCConfig
     base_model_prefix = "v2lc"
@@ -338,18 +363,9 @@ class V2LCPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
-        # The text and video towers are PreTrainedModels: transformers dispatches their own initialisers to them.
         std = self.config.init_std
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, V2LCFrameEncoder):
+        _init_linear_embedding_layer_norm(module, std)
+        if isinstance(module, V2LCFrameEncoder):
             init.normal_(module.cls_embedding, mean=0.0, std=std)
         elif isinstance(module, V2LCModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
@@ -389,17 +405,13 @@ class V2LCModel(V2LCPreTrainedModel):
             config: a `V2LCConfig` to start from; its `text_config` is replaced by the checkpoint's.
             config_kwargs: other `V2LCConfig` fields (`projection_dim`, `text_pooling`, `video_feature_dim`...).
         """
-        # Loaded as saved (its pooler included, so no load report flags unused weights); the pooler is dropped below.
         text_model = AutoModel.from_pretrained(text_model_name_or_path)
         if config is None:
             config = V2LCConfig(text_config=text_model.config, **config_kwargs)
         else:
             config = V2LCConfig(**{**config.to_dict(), **config_kwargs, "text_config": text_model.config})
         model = cls(config)
-        state = text_model.state_dict()
-        if not any(name.startswith("pooler.") for name in model.text_model.state_dict()):
-            state = {name: value for name, value in state.items() if not name.startswith("pooler.")}
-        model.text_model.load_state_dict(state)
+        _load_text_weights(model.text_model, text_model)
         return model
 
     def get_video_features(

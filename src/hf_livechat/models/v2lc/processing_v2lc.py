@@ -7,6 +7,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 
+# Copied from hf_livechat.models.livechat.processing_livechat._message_text with message->comment
 def _comment_text(comment) -> str:
     """Accepts plain strings, dicts with a `text` key, and objects with a `.text` attribute (ChatMessage)."""
     if isinstance(comment, str):
