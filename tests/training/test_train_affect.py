@@ -297,3 +297,21 @@ def test_every_loader_joins_live_comment_features_by_its_own_id(tmp_path):
     first_train, first_test = joined["meld"]["train"][0], joined["meld"]["test"][0]
     assert (first_train["dialogue_id"], first_train["utterance_id"]) == (first_test["dialogue_id"], first_test["utterance_id"])
     assert not np.allclose(first_train["live_comment_features"], first_test["live_comment_features"])
+
+
+def test_mustard_benchmark_uses_the_fold_file_beside_the_json(tmp_path, monkeypatch):
+    import pickle
+
+    from hf_livechat.training.affect_benchmarks import load_affect_benchmark
+
+    monkeypatch.setenv("HF_LIVECHAT_CACHE", str(tmp_path / "cache"))
+    record = {"speaker": "A", "context_speakers": ["B"], "show": "BBT"}
+    clips = {f"1_{i}": {**record, "utterance": f"oh great, {i}", "context": [f"it broke {i}"], "sarcasm": i % 2 == 0} for i in range(10)}
+    (tmp_path / "sarcasm_data.json").write_text(json.dumps(clips))
+    with pytest.raises(FileNotFoundError, match="speaker-dependent folds not found"):
+        load_affect_benchmark("mustard", tmp_path / "sarcasm_data.json")
+    folds = [(np.array([i for i in range(10) if i // 2 != k]), np.array([2 * k, 2 * k + 1])) for k in range(5)]
+    (tmp_path / "split_indices.p").write_bytes(pickle.dumps(folds, protocol=2))
+    loaded = load_affect_benchmark("mustard", tmp_path / "sarcasm_data.json")
+    assert [fold["test"]["id"] for fold in loaded] == [[f"1_{2 * k}", f"1_{2 * k + 1}"] for k in range(5)]
+    assert np.asarray(loaded[0]["test"][0]["text_features"]).shape == (2, 384)  # the utterance, then its context
