@@ -5,6 +5,9 @@ Every loader returns rows whose column names are the inputs of `AffectFusionForS
 fields, so a dataset can go to the model (through `AffectFusionCollator`) without renaming. Feature sizes are read
 from the data, never assumed: see `affect_feature_dims`.
 
+Every loader gives an `id` column that is unique across splits (`check_unique_ids`): live-comment features are looked
+up by it in one flat store, so two rows sharing an id would get each other's features.
+
 No torch here.
 """
 
