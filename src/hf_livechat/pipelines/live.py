@@ -48,6 +48,15 @@ class LiveComment:
 
 
 @dataclass
+class LiveFrame:
+    """A frame with the `time.monotonic()` at which it arrived (was decoded), so that latency counts the time it
+    waited in the decoder's queue too."""
+
+    image: np.ndarray
+    arrived: float
+
+
+@dataclass
 class LiveStats:
     emitted: int = 0
     dropped: int = 0
@@ -160,6 +169,8 @@ class LiveCommenter:
             if isinstance(item, TranscriptSegment):
                 segments.append(item)
                 continue
+            if isinstance(item, LiveFrame):
+                arrived, item = item.arrived, item.image
             origin = origin or (t, arrived)
             frame_times.append(t)
             features.append(self.commenter.encode_frames(np.asarray(item)[None])[0])
@@ -172,7 +183,8 @@ class LiveCommenter:
                 next_due += self.interval
                 passed += 1
             self.stats.dropped += passed - 1  # windows that came due while their frames were lost (decoder queue)
-            lag = (arrived - origin[1]) - (window_end - origin[0]) / speed if speed else 0.0
+            # Behind is measured now, not when the frame arrived: a frame that waited in a queue is late.
+            lag = (_time.monotonic() - origin[1]) - (window_end - origin[0]) / speed if speed else 0.0
             if lag > self.max_lag:
                 self.stats.dropped += 1  # skip this window to catch up; never queue it
                 continue

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.chat.sources import ChatFeed, LiveClock, open_chat_source
-from .live import LiveCommenter, LiveStats
+from .live import LiveCommenter, LiveFrame, LiveStats
 from .live_asr import LiveTranscriber
 from .live_overlay import CommentOverlay
 from .live_stream import LiveStream
@@ -74,7 +74,7 @@ def live_events(stream: LiveStream, feed: ChatFeed | None, asr: LiveTranscriber 
     ahead of the video (a finished log replayed with its recording) is held back until the video reaches it."""
     ahead: list[tuple[float, int, object]] = []  # a heap of messages the video has not reached yet
     count = 0
-    for item in stream.frames(timeout=0.2):
+    for item in stream.frames(timeout=0.2, with_arrival=True):
         if feed is not None:
             for message in feed.drain():
                 heapq.heappush(ahead, (message.time, count, message))
@@ -86,7 +86,7 @@ def live_events(stream: LiveStream, feed: ChatFeed | None, asr: LiveTranscriber 
             for segment in asr.drain():
                 yield segment.end, segment
         if item is not None:
-            yield item
+            yield item[0], LiveFrame(item[1], item[2])
 
 
 def run_live(source, commenter, options: LiveOptions | None = None, echo=print) -> LiveReport:

@@ -127,9 +127,10 @@ class LiveStream:
         if self._file is not None:
             self._file.stop()
 
-    def frames(self, timeout: float | None = None) -> Iterator[tuple[float, np.ndarray] | None]:
-        """``(time, frame)`` pairs as they are decoded; ``None`` every ``timeout`` seconds with no frame (so the
-        caller can do other work); ends with the stream. Raises what stopped the decoder, if anything did."""
+    def frames(self, timeout: float | None = None, with_arrival: bool = False) -> Iterator[tuple | None]:
+        """``(time, frame)`` pairs as they are decoded (``(time, frame, decoded_at)`` with ``with_arrival``, the
+        ``time.monotonic()`` of its decoding); ``None`` every ``timeout`` seconds with no frame (so the caller can do
+        other work); ends with the stream. Raises what stopped the decoder, if anything did."""
         if not self._thread.is_alive() and self._thread.ident is None:
             self.start()
         while True:
@@ -142,7 +143,7 @@ class LiveStream:
                 if self.error is not None:
                     raise self.error
                 return
-            yield item
+            yield item if with_arrival else item[:2]
 
     # -- decoding thread -----------------------------------------------------------------------------------------
     def _put(self, item) -> None:
@@ -238,7 +239,7 @@ class LiveStream:
                 self.clock.start(tick)
                 image = frame.to_ndarray(format="rgb24", **_cover(frame.width, frame.height, self.frame_size))
                 self.frames_decoded += 1
-                self._put((tick, image))
+                self._put((tick, image, time.monotonic()))
 
 
 _TS_WRAP = 2**33 / 90000  # MPEG-TS timestamps are 33 bits at 90 kHz
