@@ -151,3 +151,15 @@ def test_a_method_can_be_the_source_and_a_bad_mark_is_an_error(tmp_path):
         list(marked_copies(tmp_path))
     with pytest.raises(ValueError, match="not OLD->NEW"):
         parse_replacements("A->B, C")
+
+
+def test_constants_kept_in_several_layers_agree():
+    # The model config is self-contained for remote code and keeps its own copy of the modality names and the
+    # default frame model; the data layer's are the source for everything above it. They must not drift apart.
+    from hf_livechat.data.backbones import DEFAULT_FEATURE_MODEL
+    from hf_livechat.data.clip_inputs import MODALITIES
+    from hf_livechat.models.livechat import configuration_livechat
+    from hf_livechat.synthetic import vocabulary
+
+    assert configuration_livechat.MODALITIES == vocabulary.MODALITIES == MODALITIES
+    assert configuration_livechat.LiveChatConfig().feature_model == DEFAULT_FEATURE_MODEL

@@ -11,7 +11,6 @@ cannot be read skipped and reported, a card that `load_dataset(folder)` reads. N
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..chat import ChatMessage, ChatStats, read_chat
 from ..media import MediaError, probe_media
-from .frames import FrameEncoder, encode_run_frames
+from .frames import encode_run_frames
 from .manifest import VodSource
 from .schema import comment_feature, comment_rows
 from .state import VodBuildOptions
@@ -313,15 +312,8 @@ dataset = load_dataset("{path}")
 """
 
 
-def build_lcaffect_dataset(
-    manifest: str | os.PathLike | Sequence[VodSource],
-    out_dir: str | os.PathLike,
-    options: LCAffectBuildOptions | None = None,
-    on_error: str = "skip",
-    frame_encoder: FrameEncoder | None = None,
-    progress: bool = True,
-    processes=None,
-) -> BuildSummary:
-    """Builds a segment dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build;
-    `options` default to `LCAffectBuildOptions()`: 8 s segments with >= 5 comments, no frame features. The arguments are those of `VodShardBuilder.build_manifest`."""
-    return LCAffectDatasetBuilder.build_manifest(manifest, out_dir, options, on_error, frame_encoder, progress, processes)
+# `build_lcaffect_dataset(manifest, out_dir, options=None, on_error="skip", frame_encoder=None, progress=True,
+# processes=None)` builds a segment dataset folder (`options` default to `LCAffectBuildOptions()`: 8 s
+# segments with >= 5 comments, no frame features) that `datasets.load_dataset(out_dir)` reads, resuming an interrupted
+# build: see `VodShardBuilder.build_manifest`.
+build_lcaffect_dataset = LCAffectDatasetBuilder.build_manifest

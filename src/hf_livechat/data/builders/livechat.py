@@ -9,9 +9,7 @@ duplicated. A VOD that cannot be read (corrupt video, malformed chat log) is ski
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +18,7 @@ from ..chat import ChatStats, read_chat
 from ..clips import Clip, ClipConfig, make_clips
 from ..media import MediaError, probe_media
 from ..transcripts import TranscriptError, read_transcript, transcribe
-from .frames import FrameEncoder, iter_run_frames
+from .frames import iter_run_frames
 from .manifest import VodSource
 from .schema import comment_feature, comment_rows
 from .state import VodBuildOptions
@@ -167,16 +165,8 @@ class LiveChatDatasetBuilder(VodShardBuilder):
         write_dataset_card(self.out_dir, self.options, self.row_features(self.card_feature_dim(state)), state)
 
 
-def build_livechat_dataset(
-    manifest: str | os.PathLike | Sequence[VodSource],
-    out_dir: str | os.PathLike,
-    options: BuildOptions | None = None,
-    on_error: str = "skip",
-    frame_encoder: FrameEncoder | None = None,
-    progress: bool = True,
-    processes=None,
-) -> BuildSummary:
-    """Builds a LiveChat dataset folder that `datasets.load_dataset(out_dir)` reads, resuming an interrupted build;
-    `options` default to `BuildOptions()`: the LiveChat protocol without its leaks, no frame features. The
-    arguments are those of `VodShardBuilder.build_manifest`."""
-    return LiveChatDatasetBuilder.build_manifest(manifest, out_dir, options, on_error, frame_encoder, progress, processes)
+# `build_livechat_dataset(manifest, out_dir, options=None, on_error="skip", frame_encoder=None, progress=True,
+# processes=None)` builds a LiveChat dataset folder (`options` default to `BuildOptions()`: the LiveChat
+# protocol without its leaks, no frame features) that `datasets.load_dataset(out_dir)` reads, resuming an interrupted
+# build: see `VodShardBuilder.build_manifest`.
+build_livechat_dataset = LiveChatDatasetBuilder.build_manifest

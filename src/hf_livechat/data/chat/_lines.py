@@ -16,12 +16,18 @@ def iter_lines(ctx: ReadContext) -> Iterator[tuple[int, str]]:
     """
     with open(Path(ctx.path), "rb") as fp:
         for number, raw in enumerate(fp, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                ctx.bad(f"not valid UTF-8 ({exc.reason})", line=number)
-                continue
-            if line.strip():
+            line = decode_line(ctx, number, raw)
+            if line is not None and line.strip():
                 yield number, line
+
+
+def decode_line(ctx: ReadContext, number: int, raw: bytes) -> str | None:
+    """Line `number` of a log as text: a UTF-8 BOM on line 1 dropped, the line ending stripped; `None` (reported
+    through `ctx` as a bad record) when it is not UTF-8."""
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        ctx.bad(f"not valid UTF-8 ({exc.reason})", line=number)
+        return None

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 
+from ._lines import decode_line
 from ._parsing import BadRecord, ReadContext
 from .detect import TWITCH_IRC, detect_chat_format
 from .errors import ChatFormatError
@@ -109,14 +110,8 @@ class FollowedChatLog:
             *lines, partial = (partial + data).split(b"\n")  # the last piece may still be being written
             for raw in lines:
                 number += 1
-                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                try:
-                    line = raw.decode("utf-8").rstrip("\r")
-                except UnicodeDecodeError as exc:
-                    ctx.bad(f"not valid UTF-8 ({exc.reason})", line=number)
-                    continue
-                if not line.strip():
+                line = decode_line(ctx, number, raw)
+                if line is None or not line.strip():
                     continue
                 try:
                     message = _parse_line(ctx, clock, number, line)
