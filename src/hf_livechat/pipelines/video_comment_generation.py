@@ -67,9 +67,10 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
     as in other pipelines.
 
     So that a stream's comments read like a chat and not a loop, each window's comment is picked among its
-    candidates by score minus `repeat_penalty` (default 1.0) times its word overlap with one of the previous
-    `recent_comments` (default 6) comments (:mod:`hf_livechat.pipelines.diversity`). Without decoding parameters
-    the pipeline uses `CHAT_GENERATE_DEFAULTS` (several candidates per window); `repeat_penalty=0` and
+    candidates by score minus `repeat_penalty` (default 1.0) times its word overlap with the previous
+    `recent_comments` (default 6) comments, recent ones weighing more (:mod:`hf_livechat.pipelines.diversity`).
+    Without decoding parameters the pipeline uses `CHAT_GENERATE_DEFAULTS` (8 beams, each a candidate); with
+    `num_beams=k` every beam is a candidate, with `do_sample=True` 4 samples are; `repeat_penalty=0` and
     `num_beams=1` give plain greedy decoding. `summarize_comments(result)` gives distinct-1/2 and the repeat rate.
 
     Returns, per video, a time-ordered list of `{"time", "comment", "score"}` (score: mean log-probability of the
