@@ -173,3 +173,14 @@ def test_command_line_refuses_a_stale_store_and_overwrites(clips, tmp_path, caps
     argv = ["extract-lc-features", str(source), "--model", str(tmp_path / "retrained"), "--out", str(out), "--overwrite"]
     assert cli_main(argv) == 0
     assert json.loads((out / SIDECAR).read_text())["model"]["sha256"] == model_weights_sha256(retrained)
+
+
+def test_command_line_stops_when_the_frame_model_cannot_load(clips, tmp_path, capsys):
+    # The same frame-model loader as the dataset builders: one clear message and exit 1, nothing written.
+    tiny_v2lc().save_pretrained(tmp_path / "model")
+    argv = ["extract-lc-features", str(clips / "clips.jsonl"), "--model", str(tmp_path / "model"), "--out", str(tmp_path / "lc"),
+            "--feature-model", str(tmp_path / "no-such-model")]  # fmt: skip
+    assert cli_main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the frame feature model" in err and "--feature-model efficientnet-lite0" in err
+    assert not list((tmp_path / "lc").glob("*.parquet"))
