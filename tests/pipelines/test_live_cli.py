@@ -175,13 +175,13 @@ def test_ctrl_c_ends_the_run_cleanly_with_its_summary(model_dir, hls_30s, tmp_pa
     recording = tmp_path / "rec.ts"
     recording.write_bytes(b"".join(p.read_bytes() for p in sorted(hls_30s.glob("live*.ts"), key=lambda p: int(p.stem[4:]))))
     out = tmp_path / "comments.jsonl"
-    command = [sys.executable, "-m", "hf_livechat.cli", "live", str(recording), "--model", str(model_dir), "--speed", "3", "--interval", "2", "--max-lag", "100", "--out", str(out)]
+    command = [sys.executable, "-m", "hf_livechat.cli", "live", str(recording), "--model", str(model_dir), "--speed", "2", "--interval", "2", "--max-lag", "100", "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     first = process.stdout.readline()  # the first comment, at 20 s of stream
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert " 20.0 s " in first and "latency" in first
-    assert "stopped" in rest and "latency p50" in rest and "frames:" in rest
+    assert "stopped" in rest and "latency p50" in rest and "frames:" in rest, rest
     lines = out.read_text().splitlines()
     assert 1 <= len(lines) < 6  # it stopped long before the stream's 30 s (windows at 20, 22, ..., 30)
