@@ -43,7 +43,7 @@ from hf_livechat.pipelines.live_asr import LiveTranscriber
 from hf_livechat.pipelines.live_session import live_events
 from hf_livechat.pipelines.live_stream import LiveStream
 from hf_livechat.tokenization import default_tokenizer
-from hf_livechat.training.train import CONFIG_PRESETS
+from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs
 
 
 def make_stream(folder: Path, seconds: float) -> Path:
@@ -60,7 +60,7 @@ def make_stream(folder: Path, seconds: float) -> Path:
 def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
     tokenizer = default_tokenizer()
     config = LiveChatConfig(
-        **{**LiveChatProcessor(tokenizer).config_kwargs(), **CONFIG_PRESETS[preset]},
+        **{**LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset)},
         video_feature_dim=1280, feature_model=feature_model, frame_size=frame_size,
     )
     processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding and limits

@@ -18,7 +18,7 @@ from transformers import pipeline
 import hf_livechat  # noqa: F401  (registers the pipeline)
 from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
 from hf_livechat.tokenization import default_tokenizer
-from hf_livechat.training.train import CONFIG_PRESETS
+from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs
 
 
 def main():
@@ -29,7 +29,7 @@ def main():
     args = parser.parse_args()
 
     processor = LiveChatProcessor(default_tokenizer())
-    config = LiveChatConfig(**{**processor.config_kwargs(), **CONFIG_PRESETS[args.config]})
+    config = LiveChatConfig(**{**processor.config_kwargs(), **preset_config_kwargs(args.config)})
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         LiveChatForCommentGeneration(config).save_pretrained(folder)

@@ -27,7 +27,7 @@ from hf_livechat.models.livechat import LiveChatConfig, LiveChatForCommentGenera
 from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.collators import DataCollatorForCommentGeneration
 from hf_livechat.data.clip_dataset import load_clip_dataset
-from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer
+from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer, preset_config_kwargs
 
 
 WORDS = "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate no way lets go".split()
@@ -93,7 +93,7 @@ def main():
         train_set, source = generated_clips(args.batch_size * 4, feature_dim), "generated clips (paper shapes)"
     feature_dim = len(train_set[0]["video_features"][0])
     tokenizer = default_tokenizer()
-    config = LiveChatConfig(**{**CONFIG_PRESETS[args.config], "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
+    config = LiveChatConfig(**{**preset_config_kwargs(args.config), "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
     processor = LiveChatProcessor.from_config(tokenizer, config)
     torch.manual_seed(0)
     model = LiveChatForCommentGeneration(config)

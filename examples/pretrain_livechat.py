@@ -24,7 +24,7 @@ def main():
     args.ddp_find_unused_parameters = True  # the decoder takes no part in masked-LM pretraining
     train_set = load_clip_dataset(recipe.dataset_dir, recipe.train_split)
     tokenizer = load_tokenizer(recipe.tokenizer)
-    config = build_config(recipe, LiveChatProcessor(tokenizer), _feature_dim(train_set))
+    config = build_config(recipe, tokenizer, _feature_dim(train_set))
     processor = LiveChatProcessor.from_config(tokenizer, config)
     trainer = Trainer(
         model=LiveChatForPretraining(config),

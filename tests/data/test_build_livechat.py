@@ -199,13 +199,12 @@ def test_built_dataset_loads_by_repo_id_from_an_offline_hub_cache(vod_folder, tm
 
 
 def test_the_feature_model_travels_from_the_card_to_the_model_config(vod_folder, tmp_path):
-    from hf_livechat import LiveChatProcessor
     from hf_livechat.tokenization import default_tokenizer
     from hf_livechat.training.train import LiveChatRecipeArguments, build_config
 
     options = BuildOptions(clips=ClipConfig(selection="all"), feature_model="efficientnet-lite0", frame_size=96)
     build_livechat_dataset(vod_folder / "manifest.jsonl", tmp_path / "d", options, frame_encoder=mean_colour_encoder, progress=False)
-    config = build_config(LiveChatRecipeArguments(dataset_dir=str(tmp_path / "d"), config="tiny"), LiveChatProcessor(default_tokenizer()), 3)
+    config = build_config(LiveChatRecipeArguments(dataset_dir=str(tmp_path / "d"), config="tiny"), default_tokenizer(), 3)
     assert (config.feature_model, config.frame_size, config.video_feature_dim) == ("efficientnet-lite0", 96, 3)
 
 

@@ -26,15 +26,34 @@ from .defaults import TrainingDefaults
 logger = logging.getLogger(__name__)
 
 # What the small presets do differently from the reference model, chosen on the world family (bench/bench_worlds.py):
-# train with the context that evaluation and generation use (15 comments), and attend to chat token by token, since
-# replies copy words, memes and names out of single messages.
-_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token")
-# Architectures by name; "reference" is the published model (LiveChatConfig defaults).
+# train with the context that evaluation and generation use (15 comments), attend to chat token by token, and copy
+# tokens from the transcript and chat (replies repeat topic words, memes and names that the vocabulary may not hold).
+_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True)
+# Architectures by name: "reference" is the published model's sizes (LiveChatConfig defaults), "reference-code" the
+# published code's choices where they matter (LiveChatConfig.reference_code()).
 CONFIG_PRESETS: dict[str, dict] = {
     "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, **_CONTEXT_DEFAULTS),
     "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256, **_CONTEXT_DEFAULTS),
     "reference": {},
+    "reference-code": {"reference_code": True},
 }
+# What a config takes from the tokenizer rather than from the preset.
+_TOKENIZER_FIELDS = ("vocab_size", "pad_token_id", "bos_token_id", "decoder_start_token_id", "eos_token_id", "sep_token_id", "mask_token_id")
+
+
+def preset_config_kwargs(name: str) -> dict:
+    """The `LiveChatConfig` keyword arguments of a preset of `CONFIG_PRESETS`."""
+    preset = dict(CONFIG_PRESETS[name])
+    if preset.pop("reference_code", False):
+        preset = _config_kwargs(LiveChatConfig.reference_code())
+    return preset
+
+
+def _config_kwargs(config: LiveChatConfig) -> dict:
+    kwargs = config.to_diff_dict()
+    for key in ("model_type", "transformers_version", "architectures", "auto_map"):
+        kwargs.pop(key, None)
+    return kwargs
 
 
 @dataclass
@@ -118,14 +137,13 @@ def parse_config_overrides(text: str | None) -> dict:
     return overrides
 
 
-def build_config(recipe: LiveChatRecipeArguments, processor: LiveChatProcessor, feature_dim: int | None) -> LiveChatConfig:
+def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | None) -> LiveChatConfig:
+    """The model config: the preset (or config folder), the dataset card's frame model, `--config-overrides`, the
+    dataset's feature size and the tokenizer's vocabulary and special tokens."""
     if recipe.config in CONFIG_PRESETS:
-        kwargs = dict(CONFIG_PRESETS[recipe.config])
+        kwargs = preset_config_kwargs(recipe.config)
     else:
-        kwargs = LiveChatConfig.from_pretrained(recipe.config).to_diff_dict()
-        kwargs.pop("model_type", None)
-        kwargs.pop("transformers_version", None)
-    kwargs.update(processor.config_kwargs())
+        kwargs = _config_kwargs(LiveChatConfig.from_pretrained(recipe.config))
     if recipe.chat_encoder_type:
         kwargs["chat_encoder_type"] = recipe.chat_encoder_type
     # The frame features' source travels from the dataset card into the model config, so that pipelines encode
@@ -137,6 +155,8 @@ def build_config(recipe: LiveChatRecipeArguments, processor: LiveChatProcessor, 
     kwargs.update(parse_config_overrides(recipe.config_overrides))
     if feature_dim:
         kwargs["video_feature_dim"] = feature_dim
+    token_fields = LiveChatProcessor(tokenizer).config_kwargs()
+    kwargs.update({name: token_fields[name] for name in _TOKENIZER_FIELDS})
     return LiveChatConfig(**kwargs)
 
 
@@ -217,8 +237,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         processor = LiveChatProcessor.from_pretrained(recipe.init_from)
     else:
         tokenizer = load_tokenizer(recipe.tokenizer)
-        processor = LiveChatProcessor.from_config(tokenizer, LiveChatConfig(**CONFIG_PRESETS.get(recipe.config, {})))
-        config = build_config(recipe, processor, feature_dim)
+        config = build_config(recipe, tokenizer, feature_dim)
         processor = LiveChatProcessor.from_config(tokenizer, config)
         model = _pretrained_or_fresh(recipe, args, config, processor, train_set)
     if feature_dim and model.config.video_feature_dim != feature_dim:
