@@ -67,6 +67,7 @@ def _train(args):
         pretrain_steps=args.pretrain_steps,
         init_from=args.init_from,
         tokenizer=args.tokenizer,
+        text_encoder=args.text_encoder,
         config_overrides=args.config_overrides,
         modality_dropout=args.modality_dropout,
         select_by_ranking=args.evaluations > 0,
@@ -331,10 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train LiveChat (optional MLM pretraining, then comment generation)")
     p.add_argument("dataset_dir", help="a dataset folder from build-dataset, or a Hub dataset id")
     p.add_argument("--output-dir", required=True, help="where checkpoints, the model, its processor and card go (a re-run resumes)")
-    p.add_argument("--config", default="small", help="architecture preset (tiny | small | reference) or a config folder")
+    p.add_argument("--config", default="small", help="architecture preset (tiny | small | reference | reference-code) or a config folder")
     p.add_argument("--config-overrides", default=None, help="config fields to change, e.g. 'chat_encoder_type=comment,dropout=0.2'")
     p.add_argument("--init-from", default=None, help="start from this LiveChat checkpoint instead of a fresh model")
     p.add_argument("--tokenizer", default=None, help="tokenizer id or folder (default: BERT uncased, shipped offline)")
+    p.add_argument("--text-encoder", default=None, help="BERT-family checkpoint whose weights start the transcript and chat encoders")
     p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
     p.add_argument("--epochs", type=float, default=TrainingDefaults.epochs, help="passes over the training clips (a new random target each)")
     p.add_argument("--batch-size", type=int, default=TrainingDefaults.batch_size, help="clips per step and process")

@@ -71,6 +71,15 @@ def test_mlm_collator_masks_only_real_tokens(processor):
         assert not torch.isin(labels[chosen], torch.tensor(processor.tokenizer.all_special_ids)).any()
 
 
+def test_mlm_collator_masks_every_chosen_token_with_the_reference_share(processor):
+    batch = DataCollatorForLiveChatPretraining(processor, mlm_probability=0.3, mask_share=1.0, seed=0)(toy_rows(8))
+    for name in ("transcript", "chat"):
+        chosen = batch[f"{name}_labels"] != -100
+        assert chosen.any() and (batch[f"{name}_input_ids"][chosen] == processor.tokenizer.mask_token_id).all()
+    with pytest.raises(ValueError, match="mask_share"):
+        DataCollatorForLiveChatPretraining(processor, mask_share=1.5)
+
+
 def test_modality_dropout_removes_modalities_per_clip_reproducibly(processor):
     rows = toy_rows(60)
     collator = DataCollatorForCommentGeneration(processor, seed=0, modality_dropout=0.3, video_feature_dim=8)

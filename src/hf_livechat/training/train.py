@@ -62,7 +62,12 @@ class LiveChatRecipeArguments:
 
     dataset_dir: str = field(metadata={"help": "a dataset folder from `hf-livechat build-dataset` (or a Hub dataset id)"})
     config: str = field(default="small", metadata={"help": f"architecture preset ({', '.join(CONFIG_PRESETS)}) or a config/model folder"})
-    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer id or folder (default: BERT uncased, offline)"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer id or folder (default: BERT uncased, offline; with --text_encoder: its tokenizer)"})
+    text_encoder: str | None = field(
+        default=None,
+        metadata={"help": "a BERT-family checkpoint (id or folder, e.g. prajjwal1/bert-mini) whose weights start the "
+                  "transcript and chat encoders of a fresh model"},
+    )
     init_from: str | None = field(default=None, metadata={"help": "start from this LiveChat checkpoint instead of a fresh model"})
     pretrain_steps: int = field(default=0, metadata={"help": "masked-LM pretraining steps before comment generation"})
     chat_encoder_type: str | None = field(default=None, metadata={"help": "'comment' (reference) or 'token'"})
@@ -157,6 +162,8 @@ def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | 
         kwargs["video_feature_dim"] = feature_dim
     token_fields = LiveChatProcessor(tokenizer).config_kwargs()
     kwargs.update({name: token_fields[name] for name in _TOKENIZER_FIELDS})
+    if recipe.text_encoder:
+        return LiveChatConfig.with_text_encoder(recipe.text_encoder, **kwargs)
     return LiveChatConfig(**kwargs)
 
 
@@ -236,7 +243,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         model = LiveChatForCommentGeneration.from_pretrained(recipe.init_from)
         processor = LiveChatProcessor.from_pretrained(recipe.init_from)
     else:
-        tokenizer = load_tokenizer(recipe.tokenizer)
+        tokenizer = load_tokenizer(recipe.tokenizer or recipe.text_encoder)
         config = build_config(recipe, tokenizer, feature_dim)
         processor = LiveChatProcessor.from_config(tokenizer, config)
         model = _pretrained_or_fresh(recipe, args, config, processor, train_set)
@@ -296,7 +303,7 @@ def check_launch(args: Seq2SeqTrainingArguments) -> None:
 
 def _pretrained_or_fresh(recipe, args: Seq2SeqTrainingArguments, config, processor, train_set) -> LiveChatForCommentGeneration:
     if recipe.pretrain_steps <= 0:
-        return LiveChatForCommentGeneration(config)
+        return _with_text_encoder_weights(LiveChatForCommentGeneration(config))
     pretrain_dir = os.path.join(args.output_dir, "pretrain")
     final = os.path.join(pretrain_dir, "final")
     if not os.path.isfile(os.path.join(final, "config.json")):
@@ -313,11 +320,20 @@ def _pretrained_or_fresh(recipe, args: Seq2SeqTrainingArguments, config, process
             }
         )
         trainer = Trainer(
-            model=LiveChatForPretraining(config),
+            model=_with_text_encoder_weights(LiveChatForPretraining(config)),
             args=pretrain_args,
             train_dataset=train_set,
-            data_collator=DataCollatorForLiveChatPretraining(processor, mlm_probability=config.mlm_probability),
+            data_collator=DataCollatorForLiveChatPretraining(
+                processor, mlm_probability=config.mlm_probability, mask_share=config.mlm_mask_share
+            ),
         )
         trainer.train(resume_from_checkpoint=_resume_point(pretrain_dir))
         trainer.save_model(final)
     return LiveChatForCommentGeneration.from_pretrained(final)
+
+
+def _with_text_encoder_weights(model):
+    """A fresh model whose config names a pretrained text encoder starts from its weights."""
+    if model.config.text_encoder is not None:
+        model.get_encoder().load_pretrained_text_encoders()
+    return model
