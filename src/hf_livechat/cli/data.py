@@ -1,0 +1,130 @@
+"""Data commands: procedural streams, dataset builds, chat logs and tokenizers."""
+
+from __future__ import annotations
+
+import json
+
+from ..data.backbones import DEFAULT_FEATURE_MODEL
+
+
+WORLD_VARIANTS_NAMES = ("quickstart", "noisy", "overlap", "copy")  # hf_livechat.synthetic.WORLD_VARIANTS, without importing it
+
+
+def _make_stream(args):
+    import dataclasses
+
+    from ..synthetic import WORLD_VARIANTS, make_streams
+
+    knobs = {name: getattr(args, name) for name in WORLD_KNOBS if getattr(args, name) is not None}
+    world = dataclasses.replace(WORLD_VARIANTS[args.variant], **knobs)
+    manifest = make_streams(
+        args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers
+    )
+    print(f"wrote {args.num_streams} streams; manifest: {manifest}")
+
+
+WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement", "paraphrase_rate", "invented_rate", "scene_style")
+
+
+def _build_dataset(args):
+    from ..data.builders.livechat import BuildOptions, build_livechat_dataset
+    from ..data.builders.vod_builder import clear_out_dir
+    from ..data.chat import ChatFilters
+    from ..data.clips import ClipConfig
+    from ..distributed import launched_processes
+
+    feature_model = args.feature_model
+    processes = launched_processes()  # `accelerate launch hf-livechat build-dataset ...` shares the VODs out
+    if args.overwrite:
+        clear_out_dir(args.out, processes)
+    options = BuildOptions(
+        clips=ClipConfig(selection=args.selection, input_span=args.input_span),
+        filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
+        feature_model=None if feature_model == "none" else feature_model,
+        keep_frames=args.keep_frames,
+        frame_size=args.frame_size,
+        split_by=args.split_by,
+        seed=args.seed,
+        bad_records=args.bad_records,
+        asr_model=args.asr_model,
+        asr_engine=args.asr_engine,
+    )
+    summary = build_livechat_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
+    if processes is not None and processes.process_index != 0:
+        return
+    print(summary.format())
+    if not sum(summary.examples.values()):
+        raise SystemExit(f"hf-livechat build-dataset: error: no clip was built from {args.manifest} (see the skipped VODs above)")
+    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
+
+
+def _read_chat(args):
+    from ..data.chat import ChatFilters, ChatStats, detect_chat_format, read_chat
+
+    stats = ChatStats()
+    messages = list(read_chat(args.path, args.format, errors=args.errors, filters=ChatFilters() if args.filter else None, stats=stats))
+    print(f"{args.path}: format {args.format or detect_chat_format(args.path)}, {stats.summary()}")
+    if messages:
+        print(f"time span {messages[0].time:.1f} s .. {messages[-1].time:.1f} s")
+    for message in messages[: args.head]:
+        print(json.dumps(message.to_dict(), ensure_ascii=False))
+
+
+def _train_tokenizer(args):
+    from ..data.chat import read_chat
+    from ..tokenization import find_emotes, train_chat_tokenizer
+
+    texts = [message.text for path in args.chat_logs for message in read_chat(path)]
+    emotes = find_emotes(texts, min_count=args.min_emote_count)
+    tokenizer = train_chat_tokenizer(texts, vocab_size=args.vocab_size, emotes=emotes)
+    tokenizer.save_pretrained(args.out)
+    print(f"trained on {len(texts)} messages: {len(tokenizer)} tokens, {len(emotes)} emotes kept whole; saved to {args.out}")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("make-stream", help="generate procedural streams (mp4 + SRT + Twitch chat JSON + manifest)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--num-streams", type=int, default=12)
+    p.add_argument("--duration", type=float, default=600.0, help="seconds per stream")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    # The world's knobs (hf_livechat.synthetic.WorldConfig): a named variant, then any knob given on top of it.
+    p.add_argument("--variant", default="quickstart", choices=sorted(WORLD_VARIANTS_NAMES), help="a world of the family (default: the quickstart's)")
+    p.add_argument("--max-cues", type=int, choices=[1, 2, 3], help="modalities with a cue per 30 s episode")
+    p.add_argument("--filler-rate", type=float, help="background chat messages per second of context")
+    p.add_argument("--response-filler-rate", type=float, help="unpredictable messages per second of response")
+    p.add_argument("--cue-placement", choices=["early", "anywhere"], help="where in the context window a cue starts")
+    p.add_argument("--paraphrase-rate", type=float, help="share of replies that relate to their cue without its word")
+    p.add_argument("--invented-rate", type=float, help="share of chat cues made of invented memes / names to copy")
+    p.add_argument("--scene-style", choices=["classic", "neon"], help="how the screen is drawn")
+    p.set_defaults(func=_make_stream)
+    p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
+    p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, transcript, streamer, category, vod_id, split) or a folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--feature-model", default=DEFAULT_FEATURE_MODEL, help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
+    p.add_argument("--frame-size", type=int, default=224)
+    p.add_argument("--keep-frames", action="store_true", help="also store the frames (JPEG) for end-to-end training")
+    p.add_argument("--selection", choices=["busiest", "all"], default="busiest")
+    p.add_argument("--input-span", choices=["context", "paper"], default="context", help="'paper' reproduces the published overlap leak")
+    p.add_argument("--split-by", choices=["vod", "streamer"], default="vod")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-all-chat", action="store_true", help="disable the chat filters")
+    p.add_argument("--bad-records", choices=["raise", "skip"], default="raise", help="malformed chat records")
+    p.add_argument("--on-error", choices=["skip", "raise"], default="skip", help="VODs that cannot be read")
+    p.add_argument("--asr-model", default=None, help="Whisper checkpoint for VODs without a transcript file")
+    p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default="transformers")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_build_dataset)
+    p = sub.add_parser("read-chat", help="read a chat log (any supported format) and summarise it")
+    p.add_argument("path")
+    p.add_argument("--format", default=None)
+    p.add_argument("--errors", choices=["raise", "skip"], default="raise")
+    p.add_argument("--filter", action="store_true", help="apply the LiveChat chat filters")
+    p.add_argument("--head", type=int, default=3, help="print the first N messages")
+    p.set_defaults(func=_read_chat)
+    p = sub.add_parser("train-tokenizer", help="train a WordPiece chat tokenizer keeping emotes whole")
+    p.add_argument("chat_logs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--min-emote-count", type=int, default=5)
+    p.set_defaults(func=_train_tokenizer)

@@ -1,0 +1,59 @@
+"""`hf-livechat live`: comment on a live stream as it plays."""
+
+from __future__ import annotations
+
+
+def _live(args):
+    from transformers import pipeline
+
+    from ..pipelines.live_session import LiveOptions, run_live
+
+    generate_kwargs = {}
+    if args.num_candidates is not None:
+        generate_kwargs.update(num_beams=args.num_candidates, num_return_sequences=args.num_candidates)
+    if args.greedy:
+        generate_kwargs.update(do_sample=False, num_beams=1, num_return_sequences=1)
+    options = LiveOptions(
+        interval=args.interval,
+        chat=args.chat,
+        follow_chat=args.follow,
+        irc_server=args.irc_server,
+        asr_model=args.asr,
+        asr_engine=args.asr_engine,
+        out=args.out,
+        overlay_port=args.overlay,
+        follow=args.follow_source,
+        idle_timeout=args.idle_timeout,
+        speed=args.speed,
+        max_lag=args.max_lag,
+        generate_kwargs=generate_kwargs,
+        repeat_penalty=args.repeat_penalty,
+    )
+    commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
+    report = run_live(args.source, commenter, options)
+    print(report.summary())
+    if not report.stats.emitted:
+        raise ValueError(f"no comment was generated: {report.frames_decoded} frames decoded from {args.source}")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("live", help="comment on a live stream as it plays, with its live chat and live speech")
+    p.add_argument("source", help="anything PyAV opens live: an HLS/RTMP/HTTP URL, a device, a file (--follow-source while it grows)")
+    p.add_argument("--model", required=True, help="LiveChat model folder or Hub id")
+    p.add_argument("--chat", default=None, help="twitch:CHANNEL (IRC), or a chat log (any supported format; --follow to tail it)")
+    p.add_argument("--follow", action="store_true", help="tail the --chat log as it is written")
+    p.add_argument("--irc-server", default=None, help="HOST:PORT of the IRC server for twitch:CHANNEL (default Twitch, TLS)")
+    p.add_argument("--asr", default=None, help="Whisper model for live speech (CTranslate2 folder or size: faster-whisper; else transformers)")
+    p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default=None)
+    p.add_argument("--interval", type=float, default=5.0, help="seconds of stream between comments")
+    p.add_argument("--out", default="comments.jsonl", help="append each comment to this JSONL file")
+    p.add_argument("--overlay", type=int, default=None, metavar="PORT", help="serve a danmaku overlay page on 127.0.0.1:PORT (OBS browser source)")
+    p.add_argument("--follow-source", action="store_true", help="SOURCE is a file still being written (MPEG-TS, MKV or fragmented MP4)")
+    p.add_argument("--idle-timeout", type=float, default=10.0, help="with --follow-source: seconds without growth that end the stream")
+    p.add_argument("--speed", type=float, default=None, help="replay a recorded SOURCE as live at this multiple of real time")
+    p.add_argument("--max-lag", type=float, default=1.0, help="drop a due window when more than this many seconds behind")
+    p.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (default 8)")
+    p.add_argument("--repeat-penalty", type=float, default=None, help="penalty on repeating a recent comment (default 1.0)")
+    p.add_argument("--greedy", action="store_true", help="greedy decoding, one candidate (no sampling)")
+    p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
+    p.set_defaults(func=_live)

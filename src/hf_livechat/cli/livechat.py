@@ -1,0 +1,226 @@
+"""LiveChat commands: train, evaluate, generate, render, the demo and the quickstarts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _train(args):
+    from ..training.train import LiveChatRecipeArguments, recipe_training_arguments, train_livechat
+
+    recipe = LiveChatRecipeArguments(
+        dataset_dir=args.dataset_dir,
+        config=args.config,
+        pretrain_steps=args.pretrain_steps,
+        init_from=args.init_from,
+        tokenizer=args.tokenizer,
+        text_encoder=args.text_encoder,
+        config_overrides=args.config_overrides,
+        modality_dropout=args.modality_dropout,
+        select_by_ranking=args.evaluations > 0,
+    )
+    training_args = recipe_training_arguments(
+        args.output_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        evaluations=args.evaluations,
+        logging_steps=args.logging_steps,
+        seed=args.seed,
+        bf16=args.bf16,
+    )
+    print(f"model saved to {train_livechat(recipe, training_args)}")
+
+
+def _column_labeller(column: str):
+    """`--group-by COLUMN`: each query's label is its clip's value in that column."""
+
+    def label_of(row, ground_truth):
+        if column not in row:
+            raise ValueError(f"--group-by {column!r}: the dataset has no such column (it has {sorted(row)})")
+        return str(row[column])
+
+    return label_of
+
+
+def _evaluate(args):
+    from ..evaluation.run import evaluate_model, format_table
+
+    ablations = [()]
+    if args.ablate:
+        ablations += [(name.strip(),) for name in args.ablate.split(",") if name.strip()]
+    group_of = _column_labeller(args.group_by) if args.group_by else None
+    results = evaluate_model(
+        args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric,
+        length_normalize=not args.sum_log_probs, group_of=group_of,
+    )
+    print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
+    if group_of is not None:
+        by_group = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
+        print(f"\nR@1 by {args.group_by}:")
+        print(format_table(by_group, columns=sorted(next(iter(by_group.values())))))
+    if args.json:
+        report = results["full"] if len(results) == 1 else results
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+
+
+def _quickstart(args):
+    if args.affect:
+        return _affect_quickstart(args)
+    from ..quickstart import QuickstartOptions, run_quickstart
+
+    given = {
+        "out_dir": args.out,
+        "num_streams": args.num_streams,
+        "stream_seconds": args.duration,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "config": args.config,
+        "frame_size": args.frame_size,
+    }
+    run_quickstart(QuickstartOptions(**{name: value for name, value in given.items() if value is not None}))
+
+
+def _affect_quickstart(args):
+    from ..affect_quickstart import AffectQuickstartOptions, run_affect_quickstart
+
+    given = {
+        "out_dir": "affect-quickstart" if args.out == "livechat-quickstart" else args.out,
+        "num_streams": args.num_streams,
+        "stream_seconds": args.duration,
+        "v2lc_epochs": args.epochs,
+        "seed": args.seed,
+        "v2lc_config": args.config,
+        "frame_size": args.frame_size,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+    }
+    run_affect_quickstart(AffectQuickstartOptions(**{name: value for name, value in given.items() if value is not None}))
+
+
+def _generate(args):
+    from transformers import pipeline
+
+    from ..data.media import probe_media
+    from ..pipelines.writers import write_comment_files
+
+    commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
+    generate_kwargs = {"num_beams": args.num_beams} if args.num_beams else {}  # none: the pipeline's chat defaults
+    if args.sample:
+        generate_kwargs = {"do_sample": True, "top_p": 0.9}
+    comments = commenter(
+        {"video": args.video, "chat": args.chat, "transcript": args.transcript},
+        stride=args.stride,
+        feed_back=args.feed_back,
+        batch_size=1 if args.feed_back else args.batch_size,
+        **generate_kwargs,
+    )
+    info = probe_media(args.video)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = write_comment_files(comments, out.with_suffix("") if out.suffix else out, video_size=(info.width, info.height))
+    for comment in comments[:5]:
+        print(f"{comment['time']:7.1f} s  {comment['comment']}")
+    print(f"{len(comments)} comments -> " + ", ".join(str(p) for p in paths.values()))
+    from ..pipelines.diversity import format_diversity
+    from ..pipelines.video_comment_generation import summarize_comments
+
+    print(format_diversity(summarize_comments(comments)))
+
+
+def _render(args):
+    from ..pipelines.render import render_comments
+    from ..pipelines.writers import read_comments_json
+
+    render_comments(args.video, read_comments_json(args.comments), args.output, scroll_seconds=args.scroll_seconds, font=args.font)
+    print(f"wrote {args.output}")
+
+
+def _demo(args):
+    from ..pipelines.demo import main as demo_main
+
+    demo_main(["--model", args.model, "--port", str(args.port), "--host", args.host] + (["--share"] if args.share else []))
+
+
+def add_parsers(sub) -> None:
+    from ..training.defaults import TrainingDefaults
+
+    p = sub.add_parser("train", help="train LiveChat (optional MLM pretraining, then comment generation)")
+    p.add_argument("dataset_dir", help="a dataset folder from build-dataset, or a Hub dataset id")
+    p.add_argument("--output-dir", required=True, help="where checkpoints, the model, its processor and card go (a re-run resumes)")
+    p.add_argument("--config", default="small", help="architecture preset (tiny | small | reference | reference-code) or a config folder")
+    p.add_argument("--config-overrides", default=None, help="config fields to change, e.g. 'chat_encoder_type=comment,dropout=0.2'")
+    p.add_argument("--init-from", default=None, help="start from this LiveChat checkpoint instead of a fresh model")
+    p.add_argument("--tokenizer", default=None, help="tokenizer id or folder (default: BERT uncased, shipped offline)")
+    p.add_argument("--text-encoder", default=None, help="BERT-family checkpoint whose weights start the transcript and chat encoders")
+    p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
+    p.add_argument("--epochs", type=float, default=TrainingDefaults.epochs, help="passes over the training clips (a new random target each)")
+    p.add_argument("--batch-size", type=int, default=TrainingDefaults.batch_size, help="clips per step and process")
+    p.add_argument("--learning-rate", type=float, default=TrainingDefaults.learning_rate, help="peak learning rate of the cosine schedule")
+    p.add_argument("--warmup-steps", type=int, default=TrainingDefaults.warmup_steps, help="linear warm-up steps")
+    p.add_argument("--modality-dropout", type=float, default=TrainingDefaults.modality_dropout, help="chance that each modality of a training clip is removed")
+    p.add_argument("--evaluations", type=int, default=TrainingDefaults.evaluations, help="validation rankings over the run (best Recall@1 kept); 0: none, keep the last")
+    p.add_argument("--logging-steps", type=int, default=TrainingDefaults.logging_steps, help="steps between loss logs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
+    p.set_defaults(func=_train)
+    p = sub.add_parser("evaluate", help="rank candidate comments with a trained model: Recall@k, mean rank, MRR")
+    p.add_argument("model_dir")
+    p.add_argument("dataset_dir")
+    p.add_argument("--split", default="test")
+    p.add_argument("--protocol", choices=["livechat", "livechat-popular", "livechat-random", "livebot"], default="livechat")
+    p.add_argument("--ablate", default="", help="comma-separated modalities to remove in extra runs: video,transcript,chat")
+    p.add_argument("--paper-metric", action="store_true", help="reproduce the published (inflated) R@k>1/MR/MRR computation")
+    p.add_argument(
+        "--sum-log-probs",
+        action="store_true",
+        help="score a candidate by the sum of its token log-probabilities (the reference code) instead of the mean",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", default=None, help="write the metrics to this file")
+    p.add_argument("--group-by", default=None, help="also report Recall@1 per value of this dataset column (e.g. category)")
+    p.set_defaults(func=_evaluate)
+    p = sub.add_parser("quickstart", help="generate streams, build a dataset, train, evaluate and generate, end to end")
+    # Defaults: QuickstartOptions (40 streams of 480 s, 112 px frames, the small model, 60 epochs, seed 0). A smoke
+    # run in seconds: --num-streams 6 --duration 300 --frame-size 32 --config tiny --epochs 1
+    p.add_argument("--out", default="livechat-quickstart")
+    p.add_argument("--num-streams", type=int, default=None, help="generated streams (default 40)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per generated stream (default 480)")
+    p.add_argument("--epochs", type=float, default=None, help="training epochs (default 60)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--config", default=None, help="model preset: tiny, small (default) or reference")
+    p.add_argument("--frame-size", type=int, default=None, help="frame side in pixels for the backbone (default 112)")
+    # --affect: the LCAffect chain instead (hf_livechat.affect_quickstart; default out affect-quickstart, 48 streams of
+    # 240 s, 64 px, the V2LC 'tiny' preset for 15 epochs; --epochs and --config then apply to V2LC)
+    p.add_argument("--affect", action="store_true", help="the LCAffect chain: streams -> V2LC -> live-comment features -> affect fusion")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="with --affect: fusion-model seeds (default 0 1 2 3 4)")
+    p.set_defaults(func=_quickstart)
+    p = sub.add_parser("generate", help="generate live comments for a video: JSON, SRT and danmaku ASS files")
+    p.add_argument("video")
+    p.add_argument("--model", required=True, help="LiveChat model folder or Hub id")
+    p.add_argument("--chat", default=None, help="chat log of the video (any supported format)")
+    p.add_argument("--transcript", default=None, help="SRT/VTT/JSON transcript of the streamer's speech")
+    p.add_argument("-o", "--output", required=True, help="output prefix: writes PREFIX.json, PREFIX.srt, PREFIX.ass")
+    p.add_argument("--stride", type=float, default=5.0, help="seconds between comments")
+    p.add_argument("--num-beams", type=int, default=None, help="beam search width (default: 8 beams as candidates, repeat penalty)")
+    p.add_argument("--sample", action="store_true", help="nucleus sampling instead of beam search")
+    p.add_argument("--feed-back", action="store_true", help="later windows see the comments generated before")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
+    p.set_defaults(func=_generate)
+    p = sub.add_parser("render", help="burn scrolling comments into a copy of a video (keeps the audio)")
+    p.add_argument("video")
+    p.add_argument("comments", help="a comments JSON from `hf-livechat generate`")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--scroll-seconds", type=float, default=8.0)
+    p.add_argument("--font", default=None, help="a TrueType font file (use a CJK font for Chinese/Japanese comments)")
+    p.set_defaults(func=_render)
+    p = sub.add_parser("demo", help="Gradio app: upload a video (+ chat log), watch generated comments scroll")
+    p.add_argument("--model", default="livechat-quickstart/model")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true")
+    p.set_defaults(func=_demo)
