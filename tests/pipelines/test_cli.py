@@ -61,3 +61,14 @@ def test_evaluate_reports_recall_by_a_dataset_column(model_dir, tmp_path, capsys
     assert sorted(groups) == ["s0 (8)", "s1 (8)"] and all(0 <= v <= 1 for v in groups.values())
     assert main(["evaluate", str(model_dir), str(dataset), "--group-by", "no_such_column"]) == 2
     assert "no such column" in capsys.readouterr().err
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from hf_livechat.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    silent = [f"{name} {action.dest}" for name, command in commands.items() for action in command._actions
+              if not isinstance(action, argparse._HelpAction) and not action.help]
+    assert not silent, silent

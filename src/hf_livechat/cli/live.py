@@ -44,7 +44,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--follow", action="store_true", help="tail the --chat log as it is written")
     p.add_argument("--irc-server", default=None, help="HOST:PORT of the IRC server for twitch:CHANNEL (default Twitch, TLS)")
     p.add_argument("--asr", default=None, help="Whisper model for live speech (CTranslate2 folder or size: faster-whisper; else transformers)")
-    p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default=None)
+    p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default=None, help="ASR back-end (default: faster-whisper for CTranslate2 folders, else transformers)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds of stream between comments")
     p.add_argument("--out", default="comments.jsonl", help="append each comment to this JSONL file")
     p.add_argument("--overlay", type=int, default=None, metavar="PORT", help="serve a danmaku overlay page on 127.0.0.1:PORT (OBS browser source)")
