@@ -28,19 +28,14 @@ WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement
 
 def _build_dataset(args):
     from ..data.builders.livechat import BuildOptions, build_livechat_dataset
-    from ..data.builders.vod_builder import clear_out_dir
     from ..data.chat import ChatFilters
     from ..data.clips import ClipConfig
-    from ..distributed import launched_processes
+    from ._build import run_build
 
-    feature_model = args.feature_model
-    processes = launched_processes()  # `accelerate launch hf-livechat build-dataset ...` shares the VODs out
-    if args.overwrite:
-        clear_out_dir(args.out, processes)
     options = BuildOptions(
         clips=ClipConfig(selection=args.selection, input_span=args.input_span),
         filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
-        feature_model=None if feature_model == "none" else feature_model,
+        feature_model=None if args.feature_model == "none" else args.feature_model,
         keep_frames=args.keep_frames,
         frame_size=args.frame_size,
         split_by=args.split_by,
@@ -49,13 +44,7 @@ def _build_dataset(args):
         asr_model=args.asr_model,
         asr_engine=args.asr_engine,
     )
-    summary = build_livechat_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
-    if processes is not None and processes.process_index != 0:
-        return
-    print(summary.format())
-    if not sum(summary.examples.values()):
-        raise SystemExit(f"hf-livechat build-dataset: error: no clip was built from {args.manifest} (see the skipped VODs above)")
-    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
+    run_build(args, build_livechat_dataset, options, unit="clip")
 
 
 def _read_chat(args):

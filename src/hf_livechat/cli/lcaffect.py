@@ -10,13 +10,9 @@ from ..data.backbones import DEFAULT_FEATURE_MODEL
 
 def _build_lcaffect(args):
     from ..data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset
-    from ..data.builders.vod_builder import clear_out_dir
     from ..data.chat import ChatFilters
-    from ..distributed import launched_processes
+    from ._build import run_build
 
-    processes = launched_processes()  # under torchrun / accelerate launch the processes share the VODs
-    if args.overwrite:
-        clear_out_dir(args.out, processes)
     options = LCAffectBuildOptions(
         segments=SegmentConfig(
             segment_length=args.segment_length, stride=args.stride, min_comments=args.min_comments, max_comments=args.max_comments or None
@@ -28,13 +24,7 @@ def _build_lcaffect(args):
         seed=args.seed,
         bad_records=args.bad_records,
     )
-    summary = build_lcaffect_dataset(args.manifest, args.out, options, on_error=args.on_error, processes=processes)
-    if processes is not None and processes.process_index != 0:
-        return
-    print(summary.format())
-    if not sum(summary.examples.values()):
-        raise SystemExit(f"hf-livechat build-lcaffect: error: no segment was built from {args.manifest}")
-    print(f"dataset: {args.out} (load with datasets.load_dataset({str(args.out)!r}))")
+    run_build(args, build_lcaffect_dataset, options, unit="segment")
 
 
 def _train_v2lc(args):
