@@ -109,3 +109,17 @@ def test_max_length_padding_gives_equal_shapes_and_the_same_model_output(process
     longest = processor(video_features=np.ones((2, 8)), transcript="hi", chat=["x"])
     labels = torch.tensor([[2000, 102]])
     torch.testing.assert_close(model(**a, labels=labels).logits, model(**longest, labels=labels).logits, atol=1e-5, rtol=1e-4)
+
+
+def test_chat_with_authors_reads_who_wrote_each_comment_and_survives_a_save(tmp_path):
+    from hf_livechat.data.chat import ChatMessage
+
+    chat = [{"time": 1.0, "author": "Zorblem_tv", "text": "first time here"}, ChatMessage(2.0, "Kitfig99", "hi chat")]
+    plain = LiveChatProcessor(default_tokenizer(), chat_encoder_type="token")
+    named = LiveChatProcessor(default_tokenizer(), chat_encoder_type="token", chat_with_authors=True)
+    assert "zorblem" not in plain.decode(plain(chat=chat)["chat_input_ids"][0])
+    decoded = named.decode(named(chat=chat)["chat_input_ids"][0])
+    assert "zorblem _ tv : first time here" in decoded and "kitfig99 : hi chat" in decoded
+    assert named(chat=["no author here"])["chat_input_ids"].shape[0] == 1  # plain strings still work
+    named.save_pretrained(tmp_path)
+    assert LiveChatProcessor.from_pretrained(tmp_path).chat_with_authors

@@ -26,7 +26,7 @@ def test_every_preset_builds_a_config(tmp_path, tokenizer):
 def test_small_presets_train_with_the_evaluation_context_and_copy(tmp_path, tokenizer):
     config = config_for(tmp_path, tokenizer, config="small")
     assert config.max_context_comments == config.max_eval_context_comments == 15
-    assert config.chat_encoder_type == "token" and config.copy_mechanism
+    assert config.chat_encoder_type == "token" and config.copy_mechanism and config.chat_with_authors
 
 
 def test_reference_code_preset_is_the_reference_code_config(tmp_path, tokenizer):

@@ -26,9 +26,10 @@ from .defaults import TrainingDefaults
 logger = logging.getLogger(__name__)
 
 # What the small presets do differently from the reference model, chosen on the world family (bench/bench_worlds.py):
-# train with the context that evaluation and generation use (15 comments), attend to chat token by token, and copy
-# tokens from the transcript and chat (replies repeat topic words, memes and names that the vocabulary may not hold).
-_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True)
+# train with the context that evaluation and generation use (15 comments), attend to chat token by token, read who
+# wrote each comment, and copy tokens from the transcript and chat (replies repeat topic words, memes and viewers'
+# names that the vocabulary may not hold).
+_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
 # Architectures by name: "reference" is the published model's sizes (LiveChatConfig defaults), "reference-code" the
 # published code's choices where they matter (LiveChatConfig.reference_code()).
 CONFIG_PRESETS: dict[str, dict] = {

@@ -104,6 +104,9 @@ class LiveChatConfig(PreTrainedConfig):
         context_sampling (`str`, defaults to `"latest"`):
             Which context comments training keeps when a clip has more than `max_context_comments`: the latest, or
             a random subset in their order (the reference code). Evaluation always keeps the latest.
+        chat_with_authors (`bool`, defaults to `False`):
+            Read each context comment as `"author: text"` instead of its text alone, so that replies can name (copy)
+            the viewer they answer.
         text_encoder (`dict`, *optional*):
             Config (`to_dict()`, with `model_type`) of a BERT-family model used as the transcript and chat encoders in
             place of LiveChat's own; its hidden states are projected to `d_model`. Set it with
@@ -156,6 +159,7 @@ class LiveChatConfig(PreTrainedConfig):
     comment_pooling: str = "mean"
     transcript_memory: str = "tokens"
     context_sampling: str = "latest"
+    chat_with_authors: bool = False
     text_encoder: dict | None = None
     text_encoder_name_or_path: str | None = None
     copy_mechanism: bool = False

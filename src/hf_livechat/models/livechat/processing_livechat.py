@@ -16,6 +16,14 @@ def _message_text(message) -> str:
     return message.text
 
 
+def _message_line(message, with_author: bool) -> str:
+    """A context comment as the chat encoder reads it: its text, or `"author: text"` (replies often name the viewer
+    they answer, and a new viewer's name exists nowhere but in the author field)."""
+    text = _message_text(message)
+    author = message.get("author") if isinstance(message, dict) else getattr(message, "author", None)
+    return f"{author}: {text}" if with_author and author else text
+
+
 class LiveChatProcessor(ProcessorMixin):
     r"""
     Builds [`LiveChatForCommentGeneration`] inputs from one clip or a batch of clips.
@@ -57,6 +65,7 @@ class LiveChatProcessor(ProcessorMixin):
         max_chat_length: int = 256,
         chat_encoder_type: str = "comment",
         context_sampling: str = "latest",
+        chat_with_authors: bool = False,
         **kwargs,
     ):
         if chat_encoder_type not in ("comment", "token"):
@@ -64,6 +73,7 @@ class LiveChatProcessor(ProcessorMixin):
         if context_sampling not in ("latest", "random"):
             raise ValueError(f"context_sampling must be 'latest' or 'random', got {context_sampling!r}")
         self.context_sampling = context_sampling
+        self.chat_with_authors = chat_with_authors
         self.max_transcript_length = max_transcript_length
         self.max_context_comments = max_context_comments
         self.max_eval_context_comments = max_eval_context_comments
@@ -84,6 +94,7 @@ class LiveChatProcessor(ProcessorMixin):
             max_chat_length=config.max_chat_length,
             chat_encoder_type=config.chat_encoder_type,
             context_sampling=getattr(config, "context_sampling", "latest"),
+            chat_with_authors=getattr(config, "chat_with_authors", False),
         )
 
     def config_kwargs(self) -> dict:
@@ -104,6 +115,7 @@ class LiveChatProcessor(ProcessorMixin):
             "max_chat_length": self.max_chat_length,
             "chat_encoder_type": self.chat_encoder_type,
             "context_sampling": self.context_sampling,
+            "chat_with_authors": self.chat_with_authors,
         }
 
     def __call__(
@@ -228,7 +240,7 @@ class LiveChatProcessor(ProcessorMixin):
 
     def encode_chats(self, chats: list[Sequence], training: bool = False, fixed: bool = False) -> dict[str, torch.Tensor]:
         keep = self.max_context_comments if training else self.max_eval_context_comments
-        texts = [self._keep_comments([_message_text(m) for m in chat], keep, training) for chat in chats]
+        texts = [self._keep_comments([_message_line(m, self.chat_with_authors) for m in chat], keep, training) for chat in chats]
         if self.chat_encoder_type == "token":
             sep = self.tokenizer.sep_token_id
             joined = []
