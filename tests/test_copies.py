@@ -161,5 +161,5 @@ def test_constants_kept_in_several_layers_agree():
     from hf_livechat.models.livechat import configuration_livechat
     from hf_livechat.synthetic import vocabulary
 
-    assert configuration_livechat.MODALITIES == vocabulary.MODALITIES == MODALITIES
+    assert configuration_livechat.MODALITIES == MODALITIES and vocabulary.MODALITIES is MODALITIES
     assert configuration_livechat.LiveChatConfig().feature_model == DEFAULT_FEATURE_MODEL

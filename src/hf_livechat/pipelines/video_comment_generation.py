@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from transformers.pipelines.base import ChunkPipeline
 
-from ..data.backbones import resolve_feature_model
 from ..data.chat import ChatFilters, ChatMessage, read_chat
 from ..data.media import iter_frames_1fps, probe_media
 from ..data.transcripts import read_transcript, transcribe
@@ -28,12 +27,12 @@ _FEATURE_EXTRACTORS: dict[tuple, object] = {}
 
 
 def frame_feature_extractor(name: str, frame_size: int, device=None):
-    """A cached `FrameFeatureExtractor` (loading an image model per call would dominate short videos)."""
-    from ..data.features import FrameFeatureExtractor
+    """A cached frame encoder (loading an image model per call would dominate short videos)."""
+    from ..data.features import load_frame_encoder
 
     key = (name, frame_size, str(device))
     if key not in _FEATURE_EXTRACTORS:
-        _FEATURE_EXTRACTORS[key] = FrameFeatureExtractor(resolve_feature_model(name), device=device, input_size=(frame_size, frame_size))
+        _FEATURE_EXTRACTORS[key] = load_frame_encoder(name, frame_size, device=device)
     return _FEATURE_EXTRACTORS[key]
 
 

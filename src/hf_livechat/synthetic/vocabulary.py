@@ -1,7 +1,7 @@
 """The words of the procedural stream world: what the screen shows and how chat reacts, what the streamer talks
 about, what chat asks and repeats, and the background around them. Pure data; `world.py` draws from it."""
 
-MODALITIES = ("video", "transcript", "chat")
+from hf_livechat.data.clip_inputs import MODALITIES  # noqa: F401 (the modalities a cue can belong to)
 
 # Global Twitch emotes with their real ids (checked against a TwitchDownloader dump).
 EMOTE_IDS: dict[str, str] = {

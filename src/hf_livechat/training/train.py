@@ -16,8 +16,9 @@ import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..data.clip_dataset import dataset_build_info, load_clip_dataset
 from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
-from ..data.clip_dataset import dataset_build_info, load_clip_dataset, resolve_dataset_dir  # noqa: F401 (re-exported)
+from ..models.livechat.configuration_livechat import PRESET_NAMES
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
@@ -25,29 +26,15 @@ from .defaults import TrainingDefaults
 
 logger = logging.getLogger(__name__)
 
-# What the small presets do differently from the reference model, chosen on the world family (bench/bench_worlds.py):
-# train with the context that evaluation and generation use (15 comments), attend to chat token by token, read who
-# wrote each comment, and copy tokens from the transcript and chat (replies repeat topic words, memes and viewers'
-# names that the vocabulary may not hold).
-_CONTEXT_DEFAULTS = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
-# Architectures by name: "reference" is the published model's sizes (LiveChatConfig defaults), "reference-code" the
-# published code's choices where they matter (LiveChatConfig.reference_code()).
-CONFIG_PRESETS: dict[str, dict] = {
-    "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, **_CONTEXT_DEFAULTS),
-    "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256, **_CONTEXT_DEFAULTS),
-    "reference": {},
-    "reference-code": {"reference_code": True},
-}
+# Architectures by name (LiveChatConfig.from_preset; "reference-code" is LiveChatConfig.reference_code()).
+CONFIG_PRESETS = PRESET_NAMES
 # What a config takes from the tokenizer rather than from the preset.
 _TOKENIZER_FIELDS = ("vocab_size", "pad_token_id", "bos_token_id", "decoder_start_token_id", "eos_token_id", "sep_token_id", "mask_token_id")
 
 
 def preset_config_kwargs(name: str) -> dict:
-    """The `LiveChatConfig` keyword arguments of a preset of `CONFIG_PRESETS`."""
-    preset = dict(CONFIG_PRESETS[name])
-    if preset.pop("reference_code", False):
-        preset = _config_kwargs(LiveChatConfig.reference_code())
-    return preset
+    """The `LiveChatConfig` keyword arguments of a preset (`CONFIG_PRESETS`)."""
+    return _config_kwargs(LiveChatConfig.from_preset(name))
 
 
 def _config_kwargs(config: LiveChatConfig) -> dict:
@@ -164,6 +151,7 @@ def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | 
     token_fields = LiveChatProcessor(tokenizer).config_kwargs()
     kwargs.update({name: token_fields[name] for name in _TOKENIZER_FIELDS})
     if recipe.text_encoder:
+        kwargs.pop("text_encoder", None), kwargs.pop("text_encoder_name_or_path", None)
         return LiveChatConfig.with_text_encoder(recipe.text_encoder, **kwargs)
     return LiveChatConfig(**kwargs)
 

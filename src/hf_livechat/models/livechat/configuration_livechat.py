@@ -15,6 +15,21 @@ CHOICES = {
 }
 
 
+# Named sizes, kept next to the model as timm keeps its variants. The small ones differ from the published model
+# where the world family (bench/bench_worlds.py) showed it matters: they train with the context that evaluation and
+# generation use (15 comments), attend to chat token by token, read who wrote each comment, and copy tokens from the
+# transcript and chat (replies repeat topic words, memes and viewers' names that the vocabulary may not hold).
+_SMALL_PRESET_CONTEXT = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
+PRESETS = {
+    "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+                 encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT),
+    "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+                  encoder_ffn_dim=256, decoder_ffn_dim=256, **_SMALL_PRESET_CONTEXT),
+    "reference": {},  # the published model's sizes: LiveChatConfig()
+}
+PRESET_NAMES = (*PRESETS, "reference-code")
+
+
 @strict
 class LiveChatConfig(PreTrainedConfig):
     r"""
@@ -211,6 +226,15 @@ class LiveChatConfig(PreTrainedConfig):
             text_config.pop(key, None)
         kwargs.setdefault("vocab_size", text_config.get("vocab_size", 30522))
         return cls(text_encoder=text_config, text_encoder_name_or_path=str(name_or_path), **kwargs)
+
+    @classmethod
+    def from_preset(cls, name: str, **kwargs) -> "LiveChatConfig":
+        """A named preset (`PRESET_NAMES`: tiny, small, reference, reference-code), with `kwargs` on top."""
+        if name == "reference-code":
+            return cls.reference_code(**kwargs)
+        if name not in PRESETS:
+            raise ValueError(f"unknown LiveChat preset {name!r}; choose from {PRESET_NAMES}")
+        return cls(**{**PRESETS[name], **kwargs})
 
     @classmethod
     def reference_code(cls, text_encoder: str | None = None, **kwargs) -> "LiveChatConfig":

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from transformers import BatchFeature, ProcessorMixin
 
+from .configuration_livechat import CHAT_ENCODER_TYPES
+
 
 def _message_text(message) -> str:
     """Accepts plain strings, dicts with a `text` key, and objects with a `.text` attribute (ChatMessage)."""
@@ -68,8 +70,8 @@ class LiveChatProcessor(ProcessorMixin):
         chat_with_authors: bool = False,
         **kwargs,
     ):
-        if chat_encoder_type not in ("comment", "token"):
-            raise ValueError(f"chat_encoder_type must be 'comment' or 'token', got {chat_encoder_type!r}")
+        if chat_encoder_type not in CHAT_ENCODER_TYPES:
+            raise ValueError(f"chat_encoder_type must be one of {CHAT_ENCODER_TYPES}, got {chat_encoder_type!r}")
         if context_sampling not in ("latest", "random"):
             raise ValueError(f"context_sampling must be 'latest' or 'random', got {context_sampling!r}")
         self.context_sampling = context_sampling
