@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from hf_livechat.cli import main as cli
-from hf_livechat.evaluation.run import evaluate_model
+from hf_livechat.evaluation.evaluate import evaluate_model
 from hf_livechat.synthetic import MODALITIES, WORLD_VARIANTS
 from hf_livechat.synthetic.truth import comment_cue_labels
 

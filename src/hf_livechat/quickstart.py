@@ -46,7 +46,7 @@ def _step(title: str):
 def run_quickstart(options: QuickstartOptions | None = None) -> dict:
     from .data.builders.livechat import BuildOptions, build_livechat_dataset
     from .data.clips import ClipConfig
-    from .evaluation.run import evaluate_model, format_table
+    from .evaluation.evaluate import evaluate_model, format_table
     from .synthetic import make_streams
     from .synthetic.truth import comment_cue_labels
     from .training.train import LiveChatRecipeArguments, recipe_training_arguments, train_livechat

@@ -6,7 +6,7 @@ import av
 import pytest
 
 from hf_livechat.cli import main
-from hf_livechat.pipelines.writers import read_comments_json
+from hf_livechat.pipelines.comment_files import read_comments_json
 
 
 def test_generate_then_render(model_dir, stream, tmp_path, capsys):

@@ -14,7 +14,7 @@ from media_fixtures import write_not_media, write_test_video
 from hf_livechat.data.chat import ChatMessage, write_twitch_json
 from hf_livechat.data.media import MediaError
 from hf_livechat.pipelines.demo import build_demo, generate_and_render, pipeline_generate_fn
-from hf_livechat.pipelines.writers import CommentFormatError, read_comments_json
+from hf_livechat.pipelines.comment_files import CommentFormatError, read_comments_json
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 REPO_ROOT = Path(__file__).resolve().parents[2]

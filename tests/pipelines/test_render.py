@@ -12,7 +12,7 @@ from media_fixtures import (
 
 from hf_livechat.data.media import MediaError, TruncatedMediaWarning, decode_audio, probe_media
 from hf_livechat.pipelines.render import render_comments
-from hf_livechat.pipelines.writers import CommentFormatError
+from hf_livechat.pipelines.comment_files import CommentFormatError
 
 SIZE = (160, 96)  # width, height
 FONT_SIZE = 16

@@ -46,7 +46,7 @@ def _column_labeller(column: str):
 
 
 def _evaluate(args):
-    from ..evaluation.run import evaluate_model, format_table
+    from ..evaluation.evaluate import evaluate_model, format_table
 
     ablations = [()]
     if args.ablate:
@@ -104,7 +104,7 @@ def _generate(args):
     from transformers import pipeline
 
     from ..data.media import probe_media
-    from ..pipelines.writers import write_comment_files
+    from ..pipelines.comment_files import write_comment_files
 
     commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
     generate_kwargs = {"num_beams": args.num_beams} if args.num_beams else {}  # none: the pipeline's chat defaults
@@ -132,7 +132,7 @@ def _generate(args):
 
 def _render(args):
     from ..pipelines.render import render_comments
-    from ..pipelines.writers import read_comments_json
+    from ..pipelines.comment_files import read_comments_json
 
     render_comments(args.video, read_comments_json(args.comments), args.output, scroll_seconds=args.scroll_seconds, font=args.font)
     print(f"wrote {args.output}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..data.media import probe_media
 from .render import render_comments
-from .writers import validate_comments, write_comment_files
+from .comment_files import validate_comments, write_comment_files
 
 __all__ = ["DEFAULT_MODEL", "DemoResult", "build_demo", "generate_and_render", "main", "pipeline_generate_fn"]
 

@@ -1,7 +1,7 @@
 """Burn generated live comments into a copy of a video, scrolling right to left as danmaku, with the audio kept.
 
 The video is decoded and re-encoded frame by frame with PyAV (memory does not grow with its length); comments are
-drawn with Pillow on the frames where they are on screen, on the lanes :func:`~.writers.layout_danmaku` gives them
+drawn with Pillow on the frames where they are on screen, on the lanes :func:`~.comment_files.layout_danmaku` gives them
 (the ASS writer uses the same layout). Audio packets are copied as they are when the output container can carry
 their codec, else re-encoded to AAC.
 """
@@ -21,7 +21,7 @@ from PIL import ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
 from ..data.media import MediaError, TruncatedMediaWarning
-from .writers import DanmakuPlacement, default_font_size, layout_danmaku
+from .comment_files import DanmakuPlacement, default_font_size, layout_danmaku
 
 __all__ = ["render_comments"]
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_livechat.pipelines.writers import (
+from hf_livechat.pipelines.comment_files import (
     CommentFormatError,
     layout_danmaku,
     read_comments_json,
