@@ -12,10 +12,9 @@ from .world import (
     ScreenEvent,
     SpeechLine,
     Stream,
-    WORLD_VARIANTS,
-    WorldConfig,
     generate_world,
 )
+from .world_config import WORLD_VARIANTS, WorldConfig
 from .writer import MediaSpec, StreamFiles, make_streams, write_stream
 
 __all__ = [
