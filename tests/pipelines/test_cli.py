@@ -47,9 +47,6 @@ def test_a_build_that_builds_nothing_exits_non_zero(tmp_path, capsys):
 
 
 def test_evaluate_reports_recall_by_a_dataset_column(model_dir, tmp_path, capsys):
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     from clip_dataset_fixtures import write_clip_dataset
 
     dataset = write_clip_dataset(tmp_path / "clips", {"test": 16}, feature_dim=1280)
