@@ -94,6 +94,18 @@ def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset
     assert config["max_context_comments"] == 6  # --config-overrides reached the config
 
 
+def test_cli_train_without_a_validation_split_keeps_the_last_weights(tmp_path, caplog):
+    from hf_livechat.cli import main
+
+    data = write_clip_dataset(tmp_path / "clips", {"train": 16})
+    out = tmp_path / "model"
+    assert main(["train", str(data), "--output-dir", str(out), "--config", "tiny", "--epochs", "1", "--batch-size", "8"]) == 0
+    assert (out / "model.safetensors").is_file()
+    assert "training without evaluation" in caplog.text
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["best_model_checkpoint"] is None and not any("eval_recall@1" in e for e in state["log_history"])
+
+
 def test_a_launched_run_that_would_train_separate_copies_stops(monkeypatch, tmp_path):
     from transformers import Seq2SeqTrainingArguments
 

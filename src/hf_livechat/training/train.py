@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
 from ..data.clip_dataset import dataset_build_info, load_clip_dataset
 from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
@@ -225,7 +225,9 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         try:
             eval_set = load_clip_dataset(recipe.dataset_dir, recipe.eval_split)
         except ValueError:
-            logger.warning("no %r split in %s: training without evaluation", recipe.eval_split, recipe.dataset_dir)
+            logger.warning("no %r split in %s: training without evaluation (the last weights are kept)", recipe.eval_split, recipe.dataset_dir)
+    if eval_set is None and args.eval_strategy != IntervalStrategy.NO:
+        args.eval_strategy, args.load_best_model_at_end = IntervalStrategy.NO, False
     feature_dim = _feature_dim(train_set)
 
     if recipe.init_from:
