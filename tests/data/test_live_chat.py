@@ -46,6 +46,7 @@ def test_irc_client_speaks_twitch_and_survives_reconnect_drop_and_bad_lines():
     assert [m.text for m in messages] == ["hello Kappa world", "second", "after reconnect", "after drop", "/me waves"]
     first = messages[0]
     assert first.author == "Alice" and first.emotes == (Emote("Kappa", 6, 11, "25"),)
+    assert first.badges == ("subscriber/12",)
     assert first.time == SENT_MS / 1000 and messages[1].time == pytest.approx(SENT_MS / 1000 + 1.5)
     assert client.clock == "wall"
     # Every connection logs in anonymously, asks for tags and joins the channel.

@@ -68,13 +68,15 @@ def to_seconds(value: Any, name: str) -> float:
     return seconds
 
 
-def make_message(time: float, author: str, text: str, emotes: Iterable[Emote] = (), source: str = "") -> ChatMessage:
+def make_message(
+    time: float, author: str, text: str, emotes: Iterable[Emote] = (), source: str = "", badges: Iterable[str] = ()
+) -> ChatMessage:
     """A ``ChatMessage`` whose emote spans are checked against its text."""
     emotes = tuple(sorted(emotes, key=lambda emote: (emote.start, emote.end)))
     for emote in emotes:
         if not 0 <= emote.start < emote.end <= len(text):
             raise BadRecord(f"emote {emote.name!r} span [{emote.start}, {emote.end}) is outside the text")
-    return ChatMessage(time=time, author=author, text=text, emotes=emotes, source=source)
+    return ChatMessage(time=time, author=author, text=text, emotes=emotes, source=source, badges=tuple(badges))
 
 
 def parse_records(

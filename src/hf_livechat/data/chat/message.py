@@ -26,6 +26,8 @@ class ChatMessage:
         text: the message text.
         emotes: emotes with their character spans in ``text``.
         source: an id of where the message came from (platform message id, or ``"<file>:<line>"``).
+        badges: the author's badges as the platform names them (Twitch IRC: ``("broadcaster/1", "subscriber/12")``;
+            empty when the source has none). Not part of the dataset rows.
     """
 
     time: float
@@ -33,6 +35,7 @@ class ChatMessage:
     text: str
     emotes: tuple[Emote, ...] = field(default_factory=tuple)
     source: str = ""
+    badges: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return {
@@ -46,4 +49,7 @@ class ChatMessage:
     @classmethod
     def from_dict(cls, record: dict) -> "ChatMessage":
         emotes = tuple(Emote(e["name"], int(e["start"]), int(e["end"]), e.get("id")) for e in record.get("emotes") or ())
-        return cls(float(record["time"]), record.get("author") or "", record["text"], emotes, record.get("source") or "")
+        return cls(
+            float(record["time"]), record.get("author") or "", record["text"], emotes, record.get("source") or "",
+            tuple(record.get("badges") or ()),
+        )

@@ -147,7 +147,8 @@ def _parse_irc(
     nick = (match["prefix"] or "").split("!", 1)[0]
     author = tags.get("display-name") or nick
     emotes = _parse_emotes(tags.get("emotes", ""), text)
-    return make_message(time, author, text, emotes, tags.get("id") or f"{ctx.path.name}:{number}")
+    badges = tuple(badge for badge in tags.get("badges", "").split(",") if badge)  # "broadcaster/1,subscriber/12"
+    return make_message(time, author, text, emotes, tags.get("id") or f"{ctx.path.name}:{number}", badges)
 
 
 def _parse_tags(raw: str) -> dict[str, str]:
