@@ -59,10 +59,11 @@ def make_stream(folder: Path, seconds: float) -> Path:
 
 def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
     tokenizer = default_tokenizer()
-    config = LiveChatConfig(
-        **{**LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset)},
-        video_feature_dim=1280, feature_model=feature_model, frame_size=frame_size,
-    )
+    # The preset's own fields (some presets set video_feature_dim) give way to this bench's frame features.
+    config = LiveChatConfig(**{
+        **LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset),
+        "video_feature_dim": 1280, "feature_model": feature_model, "frame_size": frame_size,
+    })
     processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding and limits
     torch.manual_seed(0)
     LiveChatForCommentGeneration(config).save_pretrained(folder)

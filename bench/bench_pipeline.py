@@ -28,8 +28,9 @@ def main():
     parser.add_argument("--windows", type=int, default=64)
     args = parser.parse_args()
 
-    processor = LiveChatProcessor(default_tokenizer())
-    config = LiveChatConfig(**{**processor.config_kwargs(), **preset_config_kwargs(args.config)})
+    tokenizer = default_tokenizer()
+    config = LiveChatConfig(**{**LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(args.config)})
+    processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding (token-level for small)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         LiveChatForCommentGeneration(config).save_pretrained(folder)
