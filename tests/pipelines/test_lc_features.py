@@ -13,7 +13,7 @@ from hf_livechat.cli import main as cli_main
 from hf_livechat.models.v2lc import V2LCConfig, V2LCModel
 from hf_livechat.pipelines.lc_features import (
     SIDECAR,
-    Clip,
+    FeatureClip,
     StaleFeaturesError,
     clip_windows,
     extract_lc_features,
@@ -154,7 +154,7 @@ def test_stores_without_a_record_or_unfinished_are_refused(tmp_path):
     with pytest.raises(StaleFeaturesError, match="unknown model"):
         extract_lc_features(model, source, out, progress=False)
     with pytest.raises(ValueError, match="clip ids must be unique"):
-        extract_lc_features(model, [Clip("a", features=np.ones((2, 3), np.float32))] * 2, tmp_path / "dup", progress=False)
+        extract_lc_features(model, [FeatureClip("a", features=np.ones((2, 3), np.float32))] * 2, tmp_path / "dup", progress=False)
 
 
 def test_command_line_refuses_a_stale_store_and_overwrites(clips, tmp_path, capsys):

@@ -56,7 +56,7 @@ class StaleFeaturesError(ValueError):
 
 
 @dataclass(frozen=True)
-class Clip:
+class FeatureClip:
     """One benchmark clip: its row `id`, and either a `video` (the span `[start, end)`; `None` = the whole file)
     or precomputed `features` `(frames, dim)` at the extraction's fps."""
 
@@ -90,7 +90,7 @@ class LcFeatureSummary:
 # -- sources ---------------------------------------------------------------------------------------------------------
 
 
-def _read_clip_manifest(path: Path) -> list[Clip]:
+def _read_clip_manifest(path: Path) -> list[FeatureClip]:
     """JSONL or CSV rows with `id`, `video` (relative to the manifest) and optional `start`, `end` seconds."""
     if path.suffix == ".csv":
         with open(path, newline="", encoding="utf-8") as handle:
@@ -105,7 +105,7 @@ def _read_clip_manifest(path: Path) -> list[Clip]:
         span = [float(row[k]) if row.get(k) not in (None, "") else None for k in ("start", "end")]
         if span[0] is not None and span[1] is not None and span[1] <= span[0]:
             raise ValueError(f"{path}, row {number} (clip {row['id']}): end {span[1]} is not after start {span[0]}")
-        clips.append(Clip(str(row["id"]), video, *span))
+        clips.append(FeatureClip(str(row["id"]), video, *span))
     return clips
 
 
@@ -132,19 +132,19 @@ def open_frame_feature_source(source: str | os.PathLike | Dataset, id_column: st
     return source.select_columns([id_column, "video_features"]).rename_columns({id_column: "id"} if id_column != "id" else {})
 
 
-def read_clips(source, id_column: str | None = None) -> tuple[list[Clip], str]:
+def read_clips(source, id_column: str | None = None) -> tuple[list[FeatureClip], str]:
     """Clips and a fingerprint of the source: a JSONL/CSV manifest of clips, a folder of videos (id = file stem), a
-    frame-feature source (see `open_frame_feature_source`), or a list of `Clip`s."""
+    frame-feature source (see `open_frame_feature_source`), or a list of `FeatureClip`s."""
     if isinstance(source, (list, tuple)):
         clips = list(source)
     elif not isinstance(source, Dataset) and not Path(source).exists():
         raise FileNotFoundError(f"clip source not found: {source}")
     elif isinstance(source, Dataset) or not Path(source).is_file() and not _video_files(Path(source)):
         dataset = open_frame_feature_source(source, id_column).with_format("numpy", columns=["video_features"], output_all_columns=True)
-        clips = [Clip(str(row["id"]), features=np.asarray(row["video_features"], dtype=np.float32)) for row in dataset]
+        clips = [FeatureClip(str(row["id"]), features=np.asarray(row["video_features"], dtype=np.float32)) for row in dataset]
     else:
         path = Path(source)
-        clips = _read_clip_manifest(path) if path.is_file() else [Clip(p.stem, p) for p in _video_files(path)]
+        clips = _read_clip_manifest(path) if path.is_file() else [FeatureClip(p.stem, p) for p in _video_files(path)]
     # By content, not by path or object: the same clips give the same fingerprint in a later session (resume).
     fingerprint = _sha256(json.dumps([
         [c.id, c.video.name if c.video else None, c.video.stat().st_size if c.video and c.video.is_file() else None,
@@ -290,7 +290,7 @@ def _embed(model, arrays: list[np.ndarray], device, dtype) -> np.ndarray:
     return torch.nn.functional.normalize(embeds.float(), dim=-1).cpu().numpy()
 
 
-def _clip_arrays(clip: Clip, rule: dict, encoder, frames_per_window: int) -> list[np.ndarray]:
+def _clip_arrays(clip: FeatureClip, rule: dict, encoder, frames_per_window: int) -> list[np.ndarray]:
     if clip.features is not None:
         return frame_windows(clip.features, frames_per_window)
     info = probe_media(clip.video)
@@ -347,7 +347,7 @@ def extract_lc_features(
         model: a V2LC model over frame features (`V2LCModel` or anything with its `get_video_features` and config).
         source: a JSONL/CSV manifest of clips (`id`, `video`, optional `start` / `end`), a folder of videos (one clip
             per file, id = file stem), frame features (`Dataset`, Parquet / `save_to_disk` / `*.npy` folder, a
-            `build-lcaffect` dataset), or a list of `Clip`s.
+            `build-lcaffect` dataset), or a list of `FeatureClip`s.
         segment_length, fps, frame_size, feature_model: the window rule and the frame features; default: what the
             V2LC config records (its training data's), else 8 s, 1 fps, 224 px.
         frame_encoder: a callable mapping uint8 frames (N, H, W, 3) to features (N, D), instead of `feature_model`.
@@ -460,7 +460,7 @@ def load_lc_features(folder: str | os.PathLike, model_sha256: str | None = None)
 
 
 __all__ = [
-    "Clip",
+    "FeatureClip",
     "LcFeatureSummary",
     "SIDECAR",
     "StaleFeaturesError",
