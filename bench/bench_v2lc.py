@@ -21,7 +21,7 @@ import torch
 from datasets import Array2D, Dataset, Features, Value
 from transformers import TrainerCallback, TrainingArguments
 
-from hf_livechat.data.builders.lcaffect import segment_features
+from hf_livechat.data.builders.v2lc_segments import segment_features
 from hf_livechat.pipelines.lc_features import extract_lc_features
 from hf_livechat.training.v2lc import V2LC_PRESETS, V2LCCollator, V2LCRecipeArguments, V2LCTrainer, build_model, load_segment_splits
 

@@ -6,14 +6,14 @@
 DATA_DIR is the unpacked "processed dataset" of github.com/ramakanth-pasunuru/video-dialogue (Google Drive link in
 its README): `{train,val,test}_word.json` and `{train,val,test}_video_feat.h5`. The result loads with
 `datasets.load_dataset(DIR)` (splits train/validation/test) and trains with `hf-livechat train`. The source format,
-and which parts of it are assumed, are described in `hf_livechat.data.builders.twitch_fifa` and
+and which parts of it are assumed, are described in `hf_livechat.data.benchmarks.twitch_fifa` and
 dataset_scripts/README.md. Needs `h5py`.
 """
 
 import argparse
 import sys
 
-from hf_livechat.data.builders.twitch_fifa import (
+from hf_livechat.data.benchmarks.twitch_fifa import (
     DEFAULT_CONTEXT_SECONDS,
     DEFAULT_FPS,
     DEFAULT_RESPONSE_SECONDS,

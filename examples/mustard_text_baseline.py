@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from hf_livechat.data.builders.affect import load_mustard, load_mustard_split_indices, mustard_speaker_independent_split
+from hf_livechat.data.benchmarks.mustard import load_mustard, load_mustard_split_indices, mustard_speaker_independent_split
 from hf_livechat.evaluation.affect_metrics import weighted_prf_metrics
 from hf_livechat.training.affect_benchmarks import sentence_features
 

@@ -150,7 +150,7 @@ def test_features_do_not_give_the_label_away(written):
 
 
 def test_files_are_what_build_lcaffect_and_extract_lc_features_read(written, world):
-    from hf_livechat.data.builders.lcaffect import LCAffectBuildOptions, build_lcaffect_dataset
+    from hf_livechat.data.builders.v2lc_segments import LCAffectBuildOptions, build_lcaffect_dataset
     from hf_livechat.pipelines.lc_features import read_clips
 
     streams, manifest = written

@@ -71,7 +71,7 @@ def _step(title: str) -> float:
 
 def run_affect_quickstart(options: AffectQuickstartOptions | None = None) -> dict:
     """Runs (or resumes) the chain into `options.out_dir` and returns the protocol summary, the verdict and timings."""
-    from .data.builders.lcaffect import LCAffectBuildOptions, build_lcaffect_dataset
+    from .data.builders.v2lc_segments import LCAffectBuildOptions, build_lcaffect_dataset
     from .synthetic.affect_world import make_affect_streams, make_labelled_clips, make_world
 
     options = options or AffectQuickstartOptions()

@@ -6,21 +6,15 @@ import pickle
 import numpy as np
 import pytest
 
-from hf_livechat.data.builders.affect import (
-    MELD_EMOTIONS,
-    AffectDataError,
-    UnsafePickleError,
-    affect_feature_dims,
-    check_unique_ids,
-    load_meld,
-    load_mmsa,
+from hf_livechat.data.benchmarks.common import AffectDataError, UnsafePickleError, affect_feature_dims, check_unique_ids
+from hf_livechat.data.benchmarks.meld import MELD_EMOTIONS, load_meld, meld_clip_id, read_meld_csv
+from hf_livechat.data.benchmarks.mmsa import load_mmsa
+from hf_livechat.data.benchmarks.mustard import (
     load_mustard,
     load_mustard_split_indices,
-    meld_clip_id,
     mustard_official_folds,
     mustard_speaker_independent_split,
     mustard_stratified_folds,
-    read_meld_csv,
 )
 from hf_livechat.evaluation.affect_metrics import (
     affect_metrics,

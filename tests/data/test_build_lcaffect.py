@@ -15,7 +15,7 @@ from datasets import load_dataset
 from media_fixtures import colour_at, write_test_video
 
 from hf_livechat.cli import main as cli_main
-from hf_livechat.data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset, make_segments
+from hf_livechat.data.builders.v2lc_segments import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset, make_segments
 from hf_livechat.data.chat import ChatMessage, write_bilibili_xml, write_twitch_json
 from hf_livechat.pipelines.lc_features import extract_lc_features, load_lc_features
 from hf_livechat.models.v2lc import V2LCConfig, V2LCModel, V2LCProcessor

@@ -9,7 +9,7 @@ from datasets import load_dataset
 
 from hf_livechat.data.builders.livechat import clip_features
 from hf_livechat.evaluation.candidates import released_candidate_sets
-from hf_livechat.data.builders.twitch_fifa import (
+from hf_livechat.data.benchmarks.twitch_fifa import (
     SEGMENT_TOKEN,
     TwitchFifaFormatError,
     TwitchFifaOptions,

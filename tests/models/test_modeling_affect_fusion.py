@@ -10,11 +10,11 @@ import torch
 from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
 from hf_livechat.models.affect_fusion import (
-    AffectFusionCollator,
     AffectFusionConfig,
     AffectFusionForSequenceClassification,
     FeatureDimensionError,
 )
+from hf_livechat.training.affect_collator import AffectFusionCollator
 
 
 def tiny_config(**overrides) -> AffectFusionConfig:

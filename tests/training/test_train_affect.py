@@ -100,7 +100,7 @@ def test_runs_select_the_best_dev_checkpoint_and_resume(tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     from hf_livechat.evaluation.affect_metrics import affect_metrics
-    from hf_livechat.models.affect_fusion import AffectFusionCollator
+    from hf_livechat.training.affect_collator import AffectFusionCollator
 
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model").eval()
     batch = AffectFusionCollator()(list(dataset["validation"]))
@@ -227,7 +227,7 @@ def extract_store(folder, ids, seed=0):
 def test_train_affect_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_LIVECHAT_CACHE", str(tmp_path / "cache"))
     write_meld(tmp_path / "meld")
-    from hf_livechat.data.builders.affect import load_meld
+    from hf_livechat.data.benchmarks.meld import load_meld
 
     ids = [i for split in load_meld(tmp_path / "meld").values() for i in split["id"]]
     extract_store(tmp_path / "lc", ids)
@@ -262,7 +262,9 @@ def vector_of(clip_id: str) -> np.ndarray:
 def loader_datasets(tmp_path):
     import pickle
 
-    from hf_livechat.data.builders.affect import load_meld, load_mmsa, load_mustard, mustard_speaker_independent_split
+    from hf_livechat.data.benchmarks.meld import load_meld
+    from hf_livechat.data.benchmarks.mmsa import load_mmsa
+    from hf_livechat.data.benchmarks.mustard import load_mustard, mustard_speaker_independent_split
 
     write_meld(tmp_path / "meld")
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from hf_livechat.data.builders.shards import write_parquet_shard
-from hf_livechat.data.builders.lcaffect import segment_features
+from hf_livechat.data.builders.v2lc_segments import segment_features
 
 
 TOPIC_WORDS = [

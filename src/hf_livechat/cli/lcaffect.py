@@ -9,7 +9,7 @@ from ..data.backbones import DEFAULT_FEATURE_MODEL
 
 
 def _build_lcaffect(args):
-    from ..data.builders.lcaffect import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset
+    from ..data.builders.v2lc_segments import LCAffectBuildOptions, SegmentConfig, build_lcaffect_dataset
     from ..data.chat import ChatFilters
     from ._build import run_build
 

@@ -368,7 +368,7 @@ __all__ = [
 
 
 def released_candidate_sets(rows: Sequence[Mapping]):
-    """The released candidate lists of rows converted by `data.builders.twitch_fifa` as `CandidateSets` for `evaluate_ranking` (recall@k in 10).
+    """The released candidate lists of rows converted by `data.benchmarks.twitch_fifa` as `CandidateSets` for `evaluate_ranking` (recall@k in 10).
 
     The candidates keep their released order (true response first in val/test, as the authors' evaluation expects).
     """

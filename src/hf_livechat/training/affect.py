@@ -33,9 +33,10 @@ from datasets import ClassLabel, Dataset, DatasetDict, List, Value
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from ..data.builders.affect import affect_feature_dims
+from ..data.benchmarks.common import affect_feature_dims
 from ..evaluation.affect_metrics import affect_metrics, compute_metrics_for
-from ..models.affect_fusion import AffectFusionCollator, AffectFusionConfig, AffectFusionForSequenceClassification
+from ..models.affect_fusion import AffectFusionConfig, AffectFusionForSequenceClassification
+from .affect_collator import AffectFusionCollator
 
 
 logger = logging.getLogger(__name__)

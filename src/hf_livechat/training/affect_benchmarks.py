@@ -19,13 +19,9 @@ import torch
 from datasets import Array2D, DatasetDict
 from tqdm.auto import tqdm
 
-from ..data.builders.affect import (
-    load_meld,
-    load_mmsa,
-    load_mustard,
-    mustard_official_folds,
-    mustard_speaker_independent_split,
-)
+from ..data.benchmarks.meld import load_meld
+from ..data.benchmarks.mmsa import load_mmsa
+from ..data.benchmarks.mustard import load_mustard, mustard_official_folds, mustard_speaker_independent_split
 
 
 MMSA_BENCHMARKS = ("sims", "simsv2", "mosi", "mosei")

@@ -1,4 +1,7 @@
-"""Batching for the affect fusion classifier: pads every modality's feature sequence and builds its mask."""
+"""Batching for the affect fusion classifier: pads every modality's feature sequence and builds its mask.
+
+The affect counterpart of LiveChat's `training/collators.py`; V2LC's collator is `training.v2lc.V2LCCollator`.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +16,7 @@ TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 @dataclass
 class AffectFusionCollator:
-    """Collates affect benchmark rows (as the `hf_livechat.data.builders.affect` loaders make them) into
+    """Collates affect benchmark rows (as the `hf_livechat.data.benchmarks` loaders make them) into
     [`AffectFusionForSequenceClassification`] inputs.
 
     `*_features` of shape `(steps, dim)` are zero-padded to the longest in the batch with a `*_mask`; `(dim,)`

@@ -52,8 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .livechat import clip_features
-from .shards import write_parquet_shard
+from ..builders.livechat import clip_features
+from ..builders.shards import write_parquet_shard
+from .common import BenchmarkFormatError
 
 
 SEGMENT_TOKEN = "\u0c09"  # separates the chat messages of a `chat_context` (the authors' vocabulary)
@@ -65,12 +66,8 @@ DEFAULT_CONTEXT_SECONDS = 20.0
 DEFAULT_RESPONSE_SECONDS = 10.0
 
 
-class TwitchFifaFormatError(ValueError):
+class TwitchFifaFormatError(BenchmarkFormatError):
     """A Twitch-FIFA file is missing or malformed; the message names the file and the sample."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
 
 
 @dataclass(frozen=True)

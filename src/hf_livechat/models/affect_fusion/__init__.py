@@ -1,3 +1,2 @@
-from .collator_affect_fusion import AffectFusionCollator
 from .configuration_affect_fusion import AffectFusionConfig, FeatureDimensionError
 from .modeling_affect_fusion import AffectFusionForSequenceClassification, AffectFusionPreTrainedModel
