@@ -21,7 +21,7 @@ from .errors import ChatFormatError
 from .message import ChatMessage
 from .reader import read_chat
 from .stats import ChatStats
-from .twitch_irc import _Clock, _parse_line
+from .twitch_irc import StampClock, parse_log_line
 
 
 class FollowedChatLog:
@@ -100,7 +100,7 @@ class FollowedChatLog:
 
     def _tail_lines(self) -> Iterator[ChatMessage]:
         ctx = ReadContext(self.path, "skip", self.stats)
-        clock = _Clock(0.0 if self.clock == "wall" else None)
+        clock = StampClock(0.0 if self.clock == "wall" else None)
         position, number, partial = 0, 0, b""
         for _ in self._grew(-1):
             with open(self.path, "rb") as fp:
@@ -114,7 +114,7 @@ class FollowedChatLog:
                 if line is None or not line.strip():
                     continue
                 try:
-                    message = _parse_line(ctx, clock, number, line)
+                    message = parse_log_line(ctx, clock, number, line)
                 except BadRecord as exc:
                     ctx.bad(str(exc), line=number)
                     continue

@@ -29,7 +29,7 @@ from pathlib import Path
 from ._parsing import BadRecord, ReadContext
 from .message import ChatMessage
 from .stats import ChatStats
-from .twitch_irc import _Clock, _parse_irc
+from .twitch_irc import StampClock, parse_irc_message
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class TwitchChatClient:
         self._closed = threading.Event()
         self._sock: socket.socket | None = None
         self._ctx = ReadContext(Path(f"#{channel}"), "skip", self.stats.chat)
-        self._clock = _Clock(0.0)  # origin 0: times stay Unix seconds
+        self._clock = StampClock(0.0)  # origin 0: times stay Unix seconds
         self._number = 0
 
     def close(self) -> None:
@@ -232,7 +232,7 @@ class TwitchChatClient:
         arrived_us = round(time.time() * 10**6)
         try:
             # The arrival time stands in for a missing tmi-sent-ts.
-            return _parse_irc(self._ctx, self._clock, self._number, line, arrived_us, False)
+            return parse_irc_message(self._ctx, self._clock, self._number, line, arrived_us, False)
         except BadRecord as exc:
             self._ctx.bad(str(exc), line=self._number)
             return None

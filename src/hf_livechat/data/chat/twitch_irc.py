@@ -44,9 +44,10 @@ _DAY_US = 24 * 3600 * 10**6
 DEFAULT_LOG_START = datetime(2021, 1, 1, tzinfo=timezone.utc)
 
 
-class _Clock:
-    """Turns the log's stamps into seconds from the origin, in integer microseconds so that millisecond stamps
-    come back exactly."""
+class StampClock:
+    """Turns a chat's clock readings (log stamps, ``tmi-sent-ts``) into seconds from the origin, in integer
+    microseconds so that millisecond stamps come back exactly. Shared by the log reader, the followed log and the
+    live IRC client; an origin of ``0.0`` keeps Unix seconds."""
 
     def __init__(self, start_time: datetime | float | None) -> None:
         self.start_time = start_time
@@ -83,17 +84,19 @@ def _unix_us(moment: datetime) -> int:
 
 
 def read_twitch_irc(ctx: ReadContext, start_time: datetime | float | None = None) -> Iterator[ChatMessage]:
-    clock = _Clock(start_time)
+    clock = StampClock(start_time)
     records = ((number, None, (number, line)) for number, line in iter_lines(ctx))
-    yield from parse_records(ctx, records, lambda record: _parse_line(ctx, clock, *record))
+    yield from parse_records(ctx, records, lambda record: parse_log_line(ctx, clock, *record))
 
 
-def _parse_line(ctx: ReadContext, clock: _Clock, number: int, line: str) -> ChatMessage | None:
+def parse_log_line(ctx: ReadContext, clock: StampClock, number: int, line: str) -> ChatMessage | None:
+    """One line of an IRC chat log (plain or raw IRCv3, optionally stamped): a message, or ``None`` for a line that
+    is not chat; raises ``BadRecord``."""
     stamp = _STAMP.match(line)
     rest = line[stamp.end() :] if stamp else line
     stamp_us, time_of_day = _stamp_us(stamp) if stamp else (None, False)
     if rest.startswith(("@", ":")) or re.match(r"(?:[A-Z]+|\d{3})(?: |$)", rest):
-        return _parse_irc(ctx, clock, number, rest, stamp_us, time_of_day)
+        return parse_irc_message(ctx, clock, number, rest, stamp_us, time_of_day)
     if stamp is None:
         raise BadRecord("expected '[hh:mm:ss] <user> message' or an IRC message")
     match = _ANGLE_MESSAGE.fullmatch(rest) or _COLON_MESSAGE.fullmatch(rest)
@@ -119,9 +122,12 @@ def _stamp_us(stamp: re.Match) -> tuple[int, bool]:
     return _unix_us(day) + time_of_day_us, False
 
 
-def _parse_irc(
-    ctx: ReadContext, clock: _Clock, number: int, line: str, stamp_us: int | None, time_of_day: bool
+def parse_irc_message(
+    ctx: ReadContext, clock: StampClock, number: int, line: str, stamp_us: int | None, time_of_day: bool
 ) -> ChatMessage | None:
+    """One raw IRCv3 line (as the chat server sends it): a ``ChatMessage`` for a ``PRIVMSG``, ``None`` for other
+    commands (counted as ``"not_a_message"``); raises ``BadRecord``. The time is ``tmi-sent-ts``, else ``stamp_us``
+    (microseconds on the log's clock; ``time_of_day`` when they count from midnight)."""
     match = _IRC_MESSAGE.fullmatch(line)
     if match is None:
         raise BadRecord("malformed IRC message")
