@@ -1,0 +1,24 @@
+"""How a training run learns that a launcher (`torchrun`, `accelerate launch`) started it as several processes."""
+
+from __future__ import annotations
+
+import os
+
+
+def launched_world_size() -> int:
+    """The number of processes the launcher started (`WORLD_SIZE`; 1 for a plain run)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def use_cpu_under_launcher() -> bool:
+    """The `use_cpu` a recipe's `TrainingArguments` need: True when launched as several processes on a machine
+    without CUDA. transformers only sets up DDP (over gloo) across CPU processes with `use_cpu=True`; without it every
+    process silently trains its own copy on the whole dataset."""
+    if launched_world_size() <= 1:
+        return False
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+__all__ = ["launched_world_size", "use_cpu_under_launcher"]
