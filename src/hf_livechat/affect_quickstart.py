@@ -134,9 +134,7 @@ def run_affect_quickstart(options: AffectQuickstartOptions | None = None) -> dic
 
 
 def _train_v2lc(out: Path, options: AffectQuickstartOptions) -> Path:
-    from transformers import TrainingArguments
-
-    from .training.v2lc import V2LCRecipeArguments, train_v2lc
+    from .training.v2lc import V2LCRecipeArguments, train_v2lc, v2lc_training_arguments
 
     model_dir = out / "v2lc"
     if (model_dir / "model.safetensors").is_file():
@@ -144,23 +142,10 @@ def _train_v2lc(out: Path, options: AffectQuickstartOptions) -> Path:
         return model_dir
     recipe = V2LCRecipeArguments(dataset_dir=str(out / "segments"), config=options.v2lc_config,
                                  text_model=options.v2lc_text_model, max_comment_length=16)
-    args = TrainingArguments(
-        output_dir=str(model_dir),
-        num_train_epochs=options.v2lc_epochs,
-        per_device_train_batch_size=options.v2lc_batch_size,
-        per_device_eval_batch_size=options.v2lc_batch_size,
-        learning_rate=options.v2lc_learning_rate,
-        warmup_steps=10,
-        lr_scheduler_type="cosine",
-        weight_decay=0.01,
-        logging_steps=25,
-        eval_strategy="no",
-        save_strategy="epoch",
-        save_total_limit=1,
-        report_to="none",
-        seed=options.seed,
-        disable_tqdm=not options.progress,
-        dataloader_pin_memory=False,
+    args = v2lc_training_arguments(
+        str(model_dir), epochs=options.v2lc_epochs, batch_size=options.v2lc_batch_size,
+        learning_rate=options.v2lc_learning_rate, warmup_steps=10, logging_steps=25, seed=options.seed, evaluate=False,
+        disable_tqdm=not options.progress, dataloader_pin_memory=False,
     )
     return train_v2lc(recipe, args)
 
@@ -209,16 +194,10 @@ def _labelled_dataset(folder: Path):
 
 def _affect_protocol(out: Path, dataset, stores: dict, options: AffectQuickstartOptions):
     from .pipelines.lc_features import load_lc_features
-    from .training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol
+    from .training.affect import AffectProtocolArguments, run_live_comment_protocol
 
-    settings = {}
-    for setting in options.settings:
-        if setting == NO_LIVE_COMMENTS:
-            settings[setting] = dataset
-            continue
-        folder, sha256 = stores[setting]
-        vectors = load_lc_features(folder, model_sha256=sha256)  # refuses features of another model
-        settings[setting] = join_live_comment_features(dataset, vectors, str(folder))
+    settings = {setting: None if setting == NO_LIVE_COMMENTS else str(stores[setting][0]) for setting in options.settings}
+    model_of = {str(folder): sha256 for folder, sha256 in stores.values()}
     args = AffectProtocolArguments(
         benchmark="classification",
         seeds=list(options.seeds),
@@ -232,7 +211,10 @@ def _affect_protocol(out: Path, dataset, stores: dict, options: AffectQuickstart
         output_dir=str(out / "affect-runs"),
         progress=options.progress,
     )
-    return run_affect_protocol(settings, args)
+    # each store must hold the features of the model it was extracted with (a stale store is refused)
+    return run_live_comment_protocol(
+        dataset, settings, args, load_features=lambda folder: load_lc_features(folder, model_sha256=model_of[folder])
+    )
 
 
 def compare_settings(summary: dict, metrics: tuple[str, ...] = ("accuracy", "weighted_f1")) -> dict:

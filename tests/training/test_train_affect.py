@@ -14,8 +14,11 @@ from hf_livechat.training.affect import (
     AffectProtocolArguments,
     ProtocolResult,
     RunResult,
+    affect_training_arguments,
     join_live_comment_features,
+    live_comment_settings,
     run_affect_protocol,
+    run_live_comment_protocol,
     run_mustard_protocol,
     train_affect_run,
 )
@@ -248,6 +251,45 @@ def test_train_affect_command(tmp_path, monkeypatch, capsys):
     assert "no live-comment features for 1 of the 24 train rows (e.g. ids ['train_dia0_utt0'])" in capsys.readouterr().err
     assert cli_main(common) == 2
     assert "pass --live-comment-features DIR" in capsys.readouterr().err
+
+
+def test_the_command_compares_with_and_without_live_comments():
+    assert live_comment_settings("lc", without=False) == {"with live comments": "lc", "without live comments": None}
+    assert live_comment_settings("lc", without=True) == {"with live comments": "lc", "without live comments": None}
+    assert live_comment_settings(None, without=True) == {"without live comments": None}
+    with pytest.raises(ValueError, match="pass --live-comment-features DIR"):
+        live_comment_settings(None, without=False)
+
+
+def test_one_flow_joins_each_store_into_the_benchmark_or_every_fold(tmp_path, monkeypatch):
+    dataset, features = toy_benchmark()
+    vectors = dict(zip(features["id"], np.asarray(features["live_comment_features"], dtype=np.float32)))
+    ran, loaded = [], []
+    monkeypatch.setattr(protocol, "run_affect_protocol", lambda datasets, args: ran.append(("affect", datasets)))
+    monkeypatch.setattr(protocol, "run_mustard_protocol", lambda datasets, args: ran.append(("folds", datasets)))
+    settings = {"plain": None, "trained": "store-a", "untrained": "store-b"}
+
+    def load(folder):
+        loaded.append(folder)
+        return vectors
+
+    run_live_comment_protocol(dataset, settings, tiny_args(tmp_path), load_features=load)
+    kind, datasets = ran.pop()
+    assert kind == "affect" and list(datasets) == ["plain", "trained", "untrained"] and loaded == ["store-a", "store-b"]
+    assert datasets["plain"] is dataset and "live_comment_features" in datasets["trained"]["test"].column_names
+    folds = [DatasetDict(train=dataset["train"], test=dataset["test"]), DatasetDict(train=dataset["validation"], test=dataset["test"])]
+    run_live_comment_protocol(folds, {"with": "store-a", "without": None}, tiny_args(tmp_path), load_features=load)
+    kind, datasets = ran.pop()
+    assert kind == "folds" and len(datasets["with"]) == 2 and datasets["without"] is folds
+    assert all("live_comment_features" in fold["train"].column_names for fold in datasets["with"])
+
+
+def test_training_arguments_follow_the_protocol(tmp_path):
+    args = tiny_args(tmp_path, benchmark="mosi", weight_decay=0.05)
+    training = affect_training_arguments(args, seed=3, run_dir=tmp_path / "run")
+    assert (training.metric_for_best_model, training.greater_is_better, training.load_best_model_at_end) == ("mae", False, True)
+    assert (training.seed, training.data_seed, training.weight_decay, training.num_train_epochs) == (3, 3, 0.05, args.max_epochs)
+    assert training.eval_strategy.value == "epoch" and training.output_dir == str(tmp_path / "run")
 
 
 # ------------------------------------------------------------------------------------- the join, for every loader

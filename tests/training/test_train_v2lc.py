@@ -27,6 +27,7 @@ from hf_livechat.training.v2lc import (  # noqa: E402
     load_segment_splits,
     retrieval_recall,
     train_v2lc,
+    v2lc_training_arguments,
 )
 
 
@@ -76,6 +77,27 @@ def test_command_line_trains(segments, tmp_path, capsys):
     metrics = json.loads((out / "retrieval.json").read_text())
     assert metrics["comment_to_video_r1"] > 3 * metrics["chance_comment_to_video_r1"]
     assert list(out.glob("checkpoint-*")) and (out / "processor_config.json").is_file()
+
+
+def test_the_command_and_the_quickstart_share_one_schedule(tmp_path, monkeypatch):
+    import hf_livechat.affect_quickstart as quickstart
+    from hf_livechat.training import v2lc
+
+    built = []
+    monkeypatch.setattr(v2lc, "train_v2lc", lambda recipe, args: built.append(args) or Path(args.output_dir))
+    argv = ["train-v2lc", "segments", "--output-dir", str(tmp_path / "cli"), "--epochs", "3", "--batch-size", "8", "--learning-rate", "1e-3"]
+    assert cli_main(argv) == 0
+    quickstart._train_v2lc(tmp_path, quickstart.AffectQuickstartOptions(progress=False))
+    cli_args, quickstart_args = built
+    for args in built:
+        assert (args.weight_decay, args.lr_scheduler_type.value, args.save_strategy.value, args.save_total_limit) == (0.01, "cosine", "epoch", 1)
+        assert not args.use_cpu  # no launcher here
+    assert (cli_args.num_train_epochs, cli_args.per_device_train_batch_size, cli_args.learning_rate) == (3, 8, 1e-3)
+    assert cli_args.eval_strategy.value == "epoch" and quickstart_args.eval_strategy.value == "no"
+    assert quickstart_args.disable_tqdm and not quickstart_args.dataloader_pin_memory
+    overridden = v2lc_training_arguments(str(tmp_path), epochs=1, batch_size=2, learning_rate=1e-3, warmup_steps=0,
+                                         logging_steps=1, weight_decay=0.0)
+    assert overridden.weight_decay == 0.0
 
 
 def test_split_by_vod(segments, tmp_path):

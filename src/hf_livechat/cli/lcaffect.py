@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..data.backbones import DEFAULT_FEATURE_MODEL
@@ -28,12 +27,7 @@ def _build_lcaffect(args):
 
 
 def _train_v2lc(args):
-    import os
-
-    import torch
-    from transformers import TrainingArguments
-
-    from ..training.v2lc import V2LCRecipeArguments, train_v2lc
+    from ..training.v2lc import V2LCRecipeArguments, train_v2lc, v2lc_training_arguments
 
     recipe = V2LCRecipeArguments(
         dataset_dir=args.dataset_dir,
@@ -43,23 +37,9 @@ def _train_v2lc(args):
         config_overrides=args.config_overrides,
         max_comments_per_segment=args.max_comments,
     )
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        num_train_epochs=args.epochs,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        lr_scheduler_type="cosine",
-        weight_decay=0.1,
-        logging_steps=args.logging_steps,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,
-        report_to="none",
-        seed=args.seed,
-        bf16=args.bf16,
-        use_cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),  # gloo DDP on CPU
+    training_args = v2lc_training_arguments(
+        args.output_dir, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps, logging_steps=args.logging_steps, seed=args.seed, bf16=args.bf16,
     )
     print(f"model saved to {train_v2lc(recipe, training_args)}")
 
@@ -88,11 +68,10 @@ def _extract_lc_features(args):
 
 def _train_affect(args):
     from ..pipelines.lc_features import load_lc_features
-    from ..training.affect import AffectProtocolArguments, join_live_comment_features, run_affect_protocol, run_mustard_protocol
+    from ..training.affect import AffectProtocolArguments, live_comment_settings, run_live_comment_protocol
     from ..training.affect_benchmarks import load_affect_benchmark
 
-    if args.live_comment_features is None and not args.no_live_comments:
-        raise ValueError("pass --live-comment-features DIR (from extract-lc-features), or --no-live-comments for the text/audio/video model alone")
+    settings = live_comment_settings(args.live_comment_features, without=args.no_live_comments)
     data = load_affect_benchmark(
         args.benchmark, args.data, allow_pickle=args.allow_pickle, meld_label=args.meld_label,
         mustard_setting=args.mustard_setting, split_indices=args.split_indices,
@@ -102,25 +81,11 @@ def _train_affect(args):
         batch_size=args.batch_size, learning_rate=args.learning_rate, d_model=args.d_model, num_layers=args.num_layers,
         output_dir=args.output_dir, overwrite=args.overwrite,
     )
-    folds = data if isinstance(data, list) else None
-    settings = {}
-    if args.live_comment_features is not None:
-        features = load_lc_features(args.live_comment_features)  # refuses an unfinished or unrecorded store
-        source = str(args.live_comment_features)
-        if folds:
-            settings["with live comments"] = [join_live_comment_features(fold, features, source) for fold in folds]
-        else:
-            settings["with live comments"] = join_live_comment_features(data, features, source)
-    if args.no_live_comments or args.live_comment_features is not None:
-        settings["without live comments"] = data
-    run = run_mustard_protocol if folds else run_affect_protocol
-    result = run(settings, protocol)
+    result = run_live_comment_protocol(data, settings, protocol, load_features=load_lc_features)
     print(result.format_table(args.metrics.split(",") if args.metrics else None))
     for setting, folder in result.models.items():
         print(f"{setting}: best-dev model with its card in {folder}")
-    report = Path(args.json) if args.json else Path(args.output_dir) / "affect_results.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result.to_dict(), indent=2))
+    report = result.write_json(args.json or Path(args.output_dir) / "affect_results.json")
     print(f"wrote {report}")
 
 

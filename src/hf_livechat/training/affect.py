@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,9 @@ SELECTION_METRICS = {
     "classification": ("weighted_f1", True),
 }
 RESULT_FILE = "result.json"
+# The setting names of `hf-livechat train-affect` (`live_comment_settings`).
+WITH_LIVE_COMMENTS = "with live comments"
+WITHOUT_LIVE_COMMENTS = "without live comments"
 
 
 @dataclass
@@ -155,6 +158,13 @@ class ProtocolResult:
         for setting, values in summary.items():
             lines.append(f"| {setting} | " + " | ".join(f"{values[n]['mean']:.4f} ± {values[n]['std']:.4f}" for n in names) + " |")
         return "\n".join(lines)
+
+    def write_json(self, path: str | Path) -> Path:
+        """Writes `to_dict()` (every run and the summary) to `path`, creating its folder."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
 
     def to_dict(self) -> dict:
         return {
@@ -265,6 +275,37 @@ def build_fusion_model(dataset: DatasetDict, args: AffectProtocolArguments, use_
     return AffectFusionForSequenceClassification(config)
 
 
+def affect_training_arguments(args: AffectProtocolArguments, seed: int, run_dir: str | Path) -> TrainingArguments:
+    """`TrainingArguments` of one protocol run (`train_affect_run`; `hf-livechat train-affect` and the affect
+    quickstart): at most `max_epochs` epochs, the validation split evaluated and a checkpoint saved every epoch, the
+    best by `args.selection` loaded at the end, a linear warm-up over `warmup_ratio` of the steps, and the seed for
+    the weights and the data order. On a machine without CUDA it trains on the CPU."""
+    metric, greater = args.selection
+    return TrainingArguments(
+        output_dir=str(run_dir),
+        num_train_epochs=args.max_epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=max(args.batch_size, 256),
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept besides the last
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater,
+        logging_strategy="epoch",
+        report_to=[],
+        remove_unused_columns=False,
+        seed=seed,
+        data_seed=seed,
+        use_cpu=not _has_accelerator(),
+        disable_tqdm=not args.progress,
+        dataloader_pin_memory=False,
+    )
+
+
 def train_affect_run(
     dataset: DatasetDict, args: AffectProtocolArguments, seed: int, run_dir: str | Path, *, fold: int | None = None
 ) -> RunResult:
@@ -288,32 +329,10 @@ def train_affect_run(
             )
         shutil.rmtree(run_dir)
     use_live_comments = "live_comment_features" in dataset["train"].column_names
-    metric, greater = args.selection
+    metric = args.selection[0]
     set_seed(seed)
     model = build_fusion_model(dataset, args, use_live_comments)
-    training_args = TrainingArguments(
-        output_dir=str(run_dir),
-        num_train_epochs=args.max_epochs,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=max(args.batch_size, 256),
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept besides the last
-        load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=greater,
-        logging_strategy="epoch",
-        report_to=[],
-        remove_unused_columns=False,
-        seed=seed,
-        data_seed=seed,
-        use_cpu=not _has_accelerator(),
-        disable_tqdm=not args.progress,
-        dataloader_pin_memory=False,
-    )
+    training_args = affect_training_arguments(args, seed, run_dir)
     columns = [c for c in dataset["train"].column_names if c.endswith("_features") or c == args.label_column]
     splits = {name: dataset[name].with_format("numpy", columns=columns) for name in ("train", "validation", "test")}
     trainer = Trainer(
@@ -437,6 +456,55 @@ def run_mustard_protocol(
     return result
 
 
+def live_comment_settings(live_comment_features: str | Path | None, without: bool) -> dict[str, str | None]:
+    """The settings `hf-livechat train-affect` compares: `{"with live comments": FOLDER}` for a feature store (from
+    `extract-lc-features`), and `{"without live comments": None}`, the benchmark as it is, beside it (or alone with
+    `without`).
+
+    Raises:
+        ValueError: neither a feature store nor `without`.
+    """
+    if live_comment_features is None and not without:
+        raise ValueError("pass --live-comment-features DIR (from extract-lc-features), or --no-live-comments for the text/audio/video model alone")
+    settings: dict[str, str | None] = {}
+    if live_comment_features is not None:
+        settings[WITH_LIVE_COMMENTS] = str(live_comment_features)
+    settings[WITHOUT_LIVE_COMMENTS] = None
+    return settings
+
+
+def run_live_comment_protocol(
+    data: DatasetDict | Sequence[DatasetDict],
+    settings: Mapping[str, str | Path | None],
+    args: AffectProtocolArguments,
+    load_features: Callable[[str], Mapping[str, np.ndarray]],
+) -> ProtocolResult:
+    """The with/without live comments comparison, for `hf-livechat train-affect` and the affect quickstart.
+
+    Each setting `{name: folder}` trains on the benchmark joined by id with that feature store's vectors
+    (`join_live_comment_features`; a clip without a vector is an error); each `{name: None}` on the benchmark as it
+    is. Settings run in their order. A list of folds (MUStARD speaker-dependent) joins every fold and runs
+    `run_mustard_protocol`, a `DatasetDict` `run_affect_protocol`.
+
+    Args:
+        load_features: folder -> `{id: vector}`, e.g. `hf_livechat.pipelines.lc_features.load_lc_features` (which
+            refuses an unfinished store); every store is read before the first run.
+    """
+    folds = isinstance(data, (list, tuple))
+    datasets = {}
+    for name, folder in settings.items():
+        if folder is None:
+            datasets[name] = data
+            continue
+        vectors, source = load_features(str(folder)), str(folder)
+        if folds:
+            datasets[name] = [join_live_comment_features(fold, vectors, source) for fold in data]
+        else:
+            datasets[name] = join_live_comment_features(data, vectors, source)
+    run = run_mustard_protocol if folds else run_affect_protocol
+    return run(datasets, args)
+
+
 def with_dev_split(fold: DatasetDict, fraction: float, label_column: str = "label", seed: int = 0) -> DatasetDict:
     """`train` / `test` -> `train` / `validation` / `test`, the validation share drawn from train, stratified by
     label when the label is a class."""
@@ -494,6 +562,11 @@ __all__ = [
     "RunResult",
     "ProtocolResult",
     "SELECTION_METRICS",
+    "WITH_LIVE_COMMENTS",
+    "WITHOUT_LIVE_COMMENTS",
+    "affect_training_arguments",
+    "live_comment_settings",
+    "run_live_comment_protocol",
     "join_live_comment_features",
     "label_setup",
     "build_fusion_model",

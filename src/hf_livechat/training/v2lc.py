@@ -31,6 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..data.clip_dataset import dataset_build_info, resolve_dataset_dir
 from ..models.v2lc import LOGIT_SCALE_MAX, V2LCConfig, V2LCContrastiveLoss, V2LCModel, V2LCProcessor
 from ..tokenization import default_tokenizer_path, load_tokenizer
+from .launch import use_cpu_under_launcher
 from .train import parse_config_overrides
 
 
@@ -311,6 +312,52 @@ def format_retrieval(results: dict[str, float], ks: tuple[int, ...] = (1, 5, 10)
 
 
 # -- the recipe ------------------------------------------------------------------------------------------------------
+
+# What every V2LC run shares (`hf-livechat train-v2lc`, the affect quickstart, examples/train_v2lc.py): a cosine
+# schedule, AdamW weight decay 0.01 (the value of the measured runs: the affect quickstart's table in docs/lcaffect.md;
+# `train-v2lc` had 0.1, never measured), a checkpoint each epoch with the last one kept (a killed run resumes).
+V2LC_TRAINING_SETTINGS = {
+    "lr_scheduler_type": "cosine",
+    "weight_decay": 0.01,
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "report_to": "none",
+}
+
+
+def v2lc_training_arguments(
+    output_dir: str,
+    *,
+    epochs: float,
+    batch_size: int,
+    learning_rate: float,
+    warmup_steps: int,
+    logging_steps: int,
+    seed: int = 0,
+    bf16: bool = False,
+    evaluate: bool = True,
+    **overrides,
+) -> TrainingArguments:
+    """`TrainingArguments` of the V2LC recipe (`hf-livechat train-v2lc`, the affect quickstart): `V2LC_TRAINING_SETTINGS`
+    (cosine schedule after a linear warm-up, weight decay 0.01, a checkpoint every epoch), the evaluation loss every
+    epoch when `evaluate`, and `use_cpu` under a launcher on a machine without CUDA (`use_cpu_under_launcher`).
+    `overrides`: any other `TrainingArguments` field."""
+    settings = dict(
+        output_dir=output_dir,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        logging_steps=logging_steps,
+        eval_strategy="epoch" if evaluate else "no",
+        seed=seed,
+        bf16=bf16,
+        use_cpu=use_cpu_under_launcher(),
+        **V2LC_TRAINING_SETTINGS,
+    )
+    settings.update(overrides)
+    return TrainingArguments(**settings)
 
 
 def _dataset_frames_info(dataset_dir: str) -> dict:
