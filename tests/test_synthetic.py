@@ -297,7 +297,7 @@ def test_the_clip_pipeline_sees_episodes_as_clips(written):
     responses = {m.source: o for m, o in zip(stream.chat, stream.origins) if o.role == "response"}
     for clip, episode in zip(clips, stream.episodes):
         expected = {source for source, origin in responses.items() if origin.episode == episode.index}
-        assert {m.source for m in clip.response_messages} == expected
+        assert {m.source for m in clip.response_comments} == expected
         spoken = " ".join(segment.text for segment in clip.transcript)
         for cue in episode.cues:
             assert (cue.marker in _words(spoken)) == (cue.modality == "transcript")

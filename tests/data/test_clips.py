@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hf_livechat.data.chat.message import ChatMessage
 from hf_livechat.data.clips import Clip, ClipConfig, assign_splits, make_clips, select_clip_starts
 from hf_livechat.data.transcripts import TranscriptSegment as S
+from hf_livechat.data.windows import StreamContext
 
 
 def chat(*times: float) -> list[ChatMessage]:
@@ -21,9 +22,9 @@ def test_context_and_response_boundaries():
     messages = chat(0.0, 19.999, 20.0, 29.999, 30.0, 50.0)
     first, second = make_clips("vod", messages, None, duration=60.0, config=ALL)
     assert (first.start, first.context_end, first.end, first.input_end) == (0.0, 20.0, 30.0, 20.0)
-    assert [m.time for m in first.context_messages] == [0.0, 19.999]
-    assert [m.time for m in first.response_messages] == [20.0, 29.999]
-    assert [m.time for m in second.context_messages] == [30.0] and [m.time for m in second.response_messages] == [50.0]
+    assert [m.time for m in first.context_comments] == [0.0, 19.999]
+    assert [m.time for m in first.response_comments] == [20.0, 29.999]
+    assert [m.time for m in second.context_comments] == [30.0] and [m.time for m in second.response_comments] == [50.0]
     assert (first.index, second.index, second.clip_id) == (0, 1, "vod-1")
 
 
@@ -120,12 +121,31 @@ def test_minimum_comment_counts():
 def test_unsorted_chat_and_metadata():
     metadata = {"streamer": "alice", "title": "speedrun"}
     (clip,) = make_clips("v", chat(25.0, 3.0, 21.0, 1.0), None, 30.0, ALL, metadata=metadata)
-    assert [m.time for m in clip.context_messages] == [1.0, 3.0]
-    assert [m.time for m in clip.response_messages] == [21.0, 25.0]
+    assert [m.time for m in clip.context_comments] == [1.0, 3.0]
+    assert [m.time for m in clip.response_comments] == [21.0, 25.0]
     assert clip.metadata == metadata and clip.metadata is not metadata
-    row = clip.to_dict()
-    assert row["clip_id"] == "v-0" and row["response_messages"][0]["text"] == "message at 21.0"
-    assert ChatMessage.from_dict(row["context_messages"][0]) == clip.context_messages[0]
+    row = clip.to_row()
+    assert row["clip_id"] == "v-0" and row["streamer"] == "alice" and row["response_comments"][0]["text"] == "message at 21.0"
+    assert ChatMessage.from_dict(row["context_comments"][0]) == clip.context_comments[0]
+    assert row["frame_times"] == list(clip.frame_times) and row["transcript"] == "" and "video_features" not in row
+
+
+def test_a_served_window_is_the_clip_row_of_the_same_time_range():
+    """`StreamContext.window` (the pipeline, live mode) and `Clip.to_row` (the builder) write one row for one range."""
+    messages = chat(0.5, 3.0, 19.999, 20.0, 25.0, 31.0, 49.0, 55.0)
+    speech = [S(0.0, 4.0, " hello "), S(18.0, 22.0, "across the edge"), S(30.0, 35.0, "  "), S(40.0, 52.0, "later")]
+    stream = StreamContext(np.arange(60.0), np.repeat(np.arange(60.0, dtype=np.float32)[:, None], 3, axis=1), messages, speech, 60.0)
+    clips = make_clips("v", messages, speech, 60.0, ALL)
+    assert len(clips) == 2
+    for clip in clips:
+        row, window = clip.to_row(), stream.window(clip.context_end, clip.context_end - clip.start)
+        for key in ("start", "context_end", "input_end", "frame_times", "transcript", "transcript_segments", "context_comments"):
+            assert window[key] == row[key], key
+        assert window["video_features"][:, 0].tolist() == row["frame_times"]
+    assert clips[0].to_row()["transcript"] == "hello across the edge"
+    assert [c["author"] for c in stream.window(20.0, 20.0)["context_comments"]] == ["user0", "user1", "user2"]
+    stream.add_message(ChatMessage(10.0, "model", "fed back"))
+    assert [c["text"] for c in stream.window(20.0, 20.0)["context_comments"]][2] == "fed back"
 
 
 @pytest.mark.parametrize(
@@ -166,10 +186,10 @@ def test_every_message_of_a_kept_clip_is_in_exactly_one_window(times, duration, 
     assert all(clip.end <= duration for clip in clips)
     assert len({clip.start for clip in clips}) == len(clips)
     for clip in clips:
-        assert all(clip.start <= m.time < clip.context_end for m in clip.context_messages)
-        assert all(clip.context_end <= m.time < clip.end for m in clip.response_messages)
+        assert all(clip.start <= m.time < clip.context_end for m in clip.context_comments)
+        assert all(clip.context_end <= m.time < clip.end for m in clip.response_comments)
         inside = sorted(t for t in times if clip.start <= t < clip.end)
-        assert sorted(m.time for m in clip.context_messages + clip.response_messages) == inside
+        assert sorted(m.time for m in clip.context_comments + clip.response_comments) == inside
 
 
 def test_splits_are_deterministic_and_order_free():

@@ -137,8 +137,8 @@ def test_chance_level_of_a_random_scorer_on_real_twitch_chat():
         {
             "vod_id": c.vod_id,
             "transcript": "",
-            "context_comments": list(c.context_messages),
-            "response_comments": list(c.response_messages),
+            "context_comments": list(c.context_comments),
+            "response_comments": list(c.response_comments),
         }
         for c in clips
     ]

@@ -37,7 +37,7 @@ def test_live_command_comments_on_hls_with_twitch_chat(model_dir, hls_30s, tmp_p
     window_inputs = VideoCommentGenerationPipeline.window_inputs
 
     def spy(self, context, end, length):
-        seen_chat.append(context.window(end, length)["chat"])
+        seen_chat.append([c["text"] for c in context.window(end, length)["context_comments"]])
         return window_inputs(self, context, end, length)
 
     monkeypatch.setattr(VideoCommentGenerationPipeline, "window_inputs", spy)
@@ -157,7 +157,7 @@ def test_a_finished_chat_log_is_replayed_with_its_recording(commenter, hls_30s, 
     recording.write_bytes(b"".join(p.read_bytes() for p in sorted(hls_30s.glob("live*.ts"), key=lambda p: int(p.stem[4:]))))
     seen = []
     window_inputs = commenter.window_inputs
-    commenter.window_inputs = lambda context, end, length: seen.append((end, context.window(end, length)["chat"])) or window_inputs(context, end, length)
+    commenter.window_inputs = lambda context, end, length: seen.append((end, [c["text"] for c in context.window(end, length)["context_comments"]])) or window_inputs(context, end, length)
     try:
         report = run_live(recording, commenter, LiveOptions(chat=str(log), interval=10, max_lag=100, generate_kwargs={"max_new_tokens": 4}), echo=lambda line: None)
     finally:

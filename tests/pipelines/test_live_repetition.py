@@ -40,21 +40,13 @@ def test_diversity_figures():
     assert counter.figures() == pytest.approx(comment_diversity(stream))
 
 
-def fixed_candidates(pipe):
-    """Replaces the model's generation by the same ranked candidates every window."""
-    ids = [pipe.processor.tokenizer(text)["input_ids"] for text, _ in LOOP]
-    width = max(map(len, ids))
-    sequences = torch.tensor([row + [0] * (width - len(row)) for row in ids])[None]
-    scores = torch.tensor([[score for _, score in LOOP]])
-
-    def forward(inputs, generate_kwargs=None, **kwargs):
-        return {"time": inputs["time"], "sequences": sequences, "scores": scores}
-
-    return forward
+def fixed_candidates(context, end, context_length=None, generate_kwargs=None):
+    """Stands in for the pipeline's per-window generation: the same ranked candidates every window."""
+    return list(LOOP)
 
 
 def test_live_commenter_stops_looping_and_reports_it(commenter, stream, monkeypatch):
-    monkeypatch.setattr(commenter, "forward", fixed_candidates(commenter))
+    monkeypatch.setattr(commenter, "window_candidates", fixed_candidates)
     looping = LiveCommenter(commenter, interval=2.0, repeat_penalty=0.0)
     said = [c.comment for c in looping.run(video_events(stream / "vod.mp4", frame_size=64), speed=None)]
     assert set(said) == {"team skiing"} and looping.stats.diversity.figures()["repeat_rate"] == 1.0

@@ -54,7 +54,7 @@ def test_sampling_beams_and_several_comments_per_window(commenter, stream):
 def test_feed_back_puts_generated_comments_into_later_windows(commenter, stream):
     out = commenter(str(stream / "vod.mp4"), stride=5, feed_back=True, max_new_tokens=6)
     assert len(out) == (SECONDS - 20) // 5 + 1
-    chat_seen = commenter._feedback_context.window(40.0, 20)["chat"]  # [20, 40) holds the first comments
+    chat_seen = [c["text"] for c in commenter._feedback_context.window(40.0, 20)["context_comments"]]  # [20, 40): the first comments
     assert out[0]["comment"] in chat_seen or not out[0]["comment"]
 
 

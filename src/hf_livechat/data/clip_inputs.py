@@ -1,6 +1,8 @@
 """From dataset clip rows to `LiveChatProcessor` arguments, with modality ablation (torch-free).
 
-Training collators, ranking evaluation and the pipelines all feed clips to the processor through this one function.
+Training collators, ranking evaluation, the `video-comment-generation` pipeline and live mode all feed rows to the
+processor through this one function: a built clip's row, or a served window's (`data.windows.StreamContext.window`),
+which has the same columns. `tests/pipelines/test_training_serving_parity.py` holds the two equal.
 """
 
 from __future__ import annotations

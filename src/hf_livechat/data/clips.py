@@ -18,8 +18,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .builders.schema import comment_rows
 from .chat.message import ChatMessage
-from .transcripts import TranscriptSegment, segments_in_window
+from .transcripts import TranscriptSegment
+from .windows import StreamContext, window_row
 
 __all__ = ["SPLIT_NAMES", "Clip", "ClipConfig", "assign_splits", "make_clips", "select_clip_starts"]
 
@@ -98,11 +100,11 @@ class Clip:
         index: position on the VOD's clip grid (``start == index * clip_length``), stable whatever is selected.
         start, context_end, end: the context is ``[start, context_end)``, the response window ``[context_end, end)``.
         input_end: where the input frames and transcript stop (``context_end``, or ``end`` in paper mode).
-        context_messages: chat in the context window, by time.
-        response_messages: chat in the response window, by time: the targets.
+        context_comments: chat in the context window, by time (a row's ``context_comments``).
+        response_comments: chat in the response window, by time: the targets (a row's ``response_comments``).
         transcript: speech in ``[start, input_end)``, cues clipped to it.
         frame_times: the times of the input video frames (``start + k / fps`` below ``input_end``).
-        metadata: caller-supplied VOD metadata (streamer, title, ...), copied per clip.
+        metadata: caller-supplied VOD metadata (streamer, category, ...), copied per clip.
     """
 
     vod_id: str
@@ -111,8 +113,8 @@ class Clip:
     context_end: float
     end: float
     input_end: float
-    context_messages: tuple[ChatMessage, ...]
-    response_messages: tuple[ChatMessage, ...]
+    context_comments: tuple[ChatMessage, ...]
+    response_comments: tuple[ChatMessage, ...]
     transcript: tuple[TranscriptSegment, ...]
     frame_times: tuple[float, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -121,22 +123,25 @@ class Clip:
     def clip_id(self) -> str:
         return f"{self.vod_id}-{self.index}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain-data row (lists and dicts only), e.g. for ``datasets.Dataset.from_list``."""
-        return {
-            "clip_id": self.clip_id,
-            "vod_id": self.vod_id,
-            "index": self.index,
-            "start": self.start,
-            "context_end": self.context_end,
-            "end": self.end,
-            "input_end": self.input_end,
-            "context_messages": [message.to_dict() for message in self.context_messages],
-            "response_messages": [message.to_dict() for message in self.response_messages],
-            "transcript": [segment.to_dict() for segment in self.transcript],
-            "frame_times": list(self.frame_times),
-            "metadata": dict(self.metadata),
-        }
+    def to_row(self, frame_times: Sequence[float] | None = None) -> dict[str, Any]:
+        """The clip as a dataset row (`builders.livechat.clip_features`, without ``video_features``), its inputs
+        written by `window_row` as serving writes a window's. ``frame_times``: the frames actually read (default:
+        all of ``self.frame_times``); ``streamer`` and ``category`` come from the metadata."""
+        return window_row(
+            self.context_comments,
+            self.transcript,
+            self.frame_times if frame_times is None else frame_times,
+            clip_id=self.clip_id,
+            vod_id=self.vod_id,
+            streamer=self.metadata.get("streamer"),
+            category=self.metadata.get("category"),
+            clip_index=self.index,
+            start=self.start,
+            context_end=self.context_end,
+            end=self.end,
+            input_end=self.input_end,
+            response_comments=comment_rows(self.response_comments),
+        )
 
 
 def select_clip_starts(
@@ -196,23 +201,14 @@ def make_clips(
     if duration < config.clip_length:
         logger.info("VOD %s: %.1fs is shorter than one %.0fs clip, no clips", vod_id, duration, config.clip_length)
         return []
-    ordered = sorted(messages, key=lambda message: message.time)
-    times = np.fromiter((message.time for message in ordered), dtype=np.float64, count=len(ordered))
-    segments = sorted(transcript or (), key=lambda segment: segment.start)
-    starts = select_clip_starts(times, duration, config)
-
-    # Window edges for every clip at once; searchsorted "left" makes each window half-open [a, b).
-    starts_array = np.asarray(starts, dtype=np.float64)
-    context_ends = starts_array + config.context_length
-    ends = starts_array + config.clip_length
-    first = np.searchsorted(times, starts_array, side="left")
-    middle = np.searchsorted(times, context_ends, side="left")
-    last = np.searchsorted(times, ends, side="left")
+    stream = StreamContext(messages=messages, segments=transcript or (), duration=duration)
+    starts = select_clip_starts(stream.message_times, duration, config)
     frame_offsets = np.arange(int(np.ceil(config.input_length * config.fps - 1e-9))) / config.fps
 
     clips = []
-    for i, start in enumerate(starts):
-        context, response = ordered[first[i] : middle[i]], ordered[middle[i] : last[i]]
+    for start in starts:
+        context_end, end = start + config.context_length, start + config.clip_length
+        context, response = stream.comments_in(start, context_end), stream.comments_in(context_end, end)
         if len(response) < config.min_response_comments or len(context) < config.min_context_comments:
             continue
         input_end = start + config.input_length
@@ -221,19 +217,19 @@ def make_clips(
                 vod_id=vod_id,
                 index=round(start / config.clip_length),
                 start=start,
-                context_end=float(context_ends[i]),
-                end=float(ends[i]),
+                context_end=context_end,
+                end=end,
                 input_end=input_end,
-                context_messages=tuple(context),
-                response_messages=tuple(response),
-                transcript=tuple(segments_in_window(segments, start, input_end)),
+                context_comments=tuple(context),
+                response_comments=tuple(response),
+                transcript=tuple(stream.speech_in(start, input_end)),
                 frame_times=tuple((start + frame_offsets).tolist()),
                 metadata=dict(metadata or {}),
             )
         )
     if not clips:
         logger.info(
-            "VOD %s: no clip has enough chat (%d messages, %d candidate clips)", vod_id, len(ordered), len(starts)
+            "VOD %s: no clip has enough chat (%d messages, %d candidate clips)", vod_id, len(stream.messages), len(starts)
         )
     return clips
 

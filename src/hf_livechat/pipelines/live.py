@@ -27,14 +27,10 @@ import numpy as np
 from ..data.chat import ChatMessage
 from ..data.media import iter_frames_1fps
 from ..data.transcripts import TranscriptSegment
+from ..data.windows import StreamContext
 from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, DiversityCounter, format_diversity, pick_comment
-from .windows import StreamContext
+from .video_comment_generation import GENERATE_DEFAULTS
 
-# Chat-like decoding for live mode, chosen by measurement (bench/bench_live.py --measure-defaults; README, "Live
-# mode"): every beam of an 8-beam search is a candidate, the repeat penalty picks among them. On the quickstart's
-# held-out stream with comments fed back, it cut the repeat rate from 80 % (greedy) to 4 % and came closer to what
-# the real chat said than greedy decoding or nucleus sampling did.
-LIVE_GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8, "do_sample": False}
 # Latencies kept for the percentiles: the last this many windows (hours of stream at a comment every few seconds).
 MAX_LATENCIES = 4096
 
@@ -111,8 +107,8 @@ class LiveCommenter:
         interval: seconds of stream time between comments.
         context_length: seconds of context the model sees (the model's 20 s window by default).
         max_lag: a due window is dropped when processing is more than this many seconds behind the stream.
-        generate_kwargs: passed to `generate`, over `LIVE_GENERATE_DEFAULTS` (give `do_sample=False` and
-            `num_return_sequences=1` for greedy decoding).
+        generate_kwargs: passed to `generate`, over the pipeline's `GENERATE_DEFAULTS` (8 beams, each a candidate;
+            give `num_beams=1` for greedy decoding).
         repeat_penalty: subtracted from a candidate's mean log-probability per unit of word overlap with one of the
             last `recent_comments` comments (0: no penalty).
         max_messages, max_segments: chat messages and transcript segments the rolling context holds at most.
@@ -139,7 +135,7 @@ class LiveCommenter:
         given = dict(generate_kwargs or {})
         if given.get("do_sample") and "num_beams" not in given:
             given["num_beams"] = 1  # sampling asked for: plain sampling, not beam sampling
-        self.generate_kwargs = {**LIVE_GENERATE_DEFAULTS, **given}
+        self.generate_kwargs = {**GENERATE_DEFAULTS, **given}
         beams = self.generate_kwargs.get("num_beams", 1)
         if "num_return_sequences" not in given and not self.generate_kwargs.get("do_sample"):
             self.generate_kwargs["num_return_sequences"] = beams  # every beam is a candidate, never more
@@ -205,12 +201,7 @@ class LiveCommenter:
             segments.popleft()
 
     def _generate(self, context: StreamContext, end: float, arrived: float) -> LiveComment:
-        pipe = self.commenter
-        inputs = pipe.window_inputs(context, end, self.context_length)
-        inputs["is_last"] = True
-        out = pipe.forward(inputs, generate_kwargs=self.generate_kwargs)
-        texts = pipe.processor.batch_decode(out["sequences"][0])
-        candidates = list(zip(texts, out["scores"][0].tolist()))
+        candidates = self.commenter.window_candidates(context, end, self.context_length, self.generate_kwargs)
         best = pick_comment(candidates, list(self.recent), self.repeat_penalty)
         done = _time.monotonic()
         comment = LiveComment(end, candidates[best][0], float(candidates[best][1]), done - arrived)

@@ -10,16 +10,18 @@ import torch
 from transformers.pipelines.base import ChunkPipeline
 
 from ..data.chat import ChatFilters, ChatMessage, read_chat
+from ..data.clip_inputs import clip_processor_inputs
 from ..data.media import iter_frames_1fps, probe_media
 from ..data.transcripts import read_transcript, transcribe
+from ..data.windows import StreamContext, as_messages, as_segments, window_ends
 from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_diversity, pick_comment
-from .windows import StreamContext, as_messages, as_segments, window_ends
 
-# Decoding when the call names none (no do_sample / num_beams / num_return_sequences / top_p / top_k / temperature):
-# the 8 beams of a beam search are the candidates, the one that does not repeat a recent comment wins. Chosen by
-# measurement on the quickstart's held-out stream, video only (bench/bench_live.py --measure-defaults; README, "Live
-# mode"): repeat rate 83 % -> 4 %, distinct comments 17 % -> 51 %, closer to the real chat than greedy or sampling.
-CHAT_GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8}
+# Decoding when the caller names none, for the pipeline and live mode alike: the 8 beams of a beam search are the
+# candidates, the one that does not repeat a recent comment wins. Chosen by measurement on the quickstart's held-out
+# stream (bench/bench_live.py --measure-defaults; README, "Live mode"): video only, the repeat rate fell from 83 % to
+# 4 % and distinct comments rose from 17 % to 51 %; with comments fed back, the repeat rate fell from 80 % (greedy) to
+# 4 %; closer to the real chat than greedy decoding or nucleus sampling either way.
+GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8, "do_sample": False}
 _DECODING_KEYS = ("do_sample", "num_beams", "num_return_sequences", "top_p", "top_k", "temperature", "typical_p", "penalty_alpha")
 
 
@@ -40,7 +42,10 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
     """Generates live comments for a video with a LiveChat model.
 
     The 20 s context window slides over the video every `stride` seconds; at each window end the model sees the
-    window's frame features, the streamer's speech and the chat, and writes a comment.
+    window's frame features, the streamer's speech and the chat, and writes a comment. Each window is a row of the
+    dataset's schema (`data.windows.StreamContext.window`) turned into model inputs by the function the training
+    collator uses, so the model reads what it was trained on (chat as "author: text" when its config says so).
+    `window_candidates(context, end)` comments on one window of a `StreamContext` (live mode's call).
 
     Example:
 
@@ -68,8 +73,8 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
     So that a stream's comments read like a chat and not a loop, each window's comment is picked among its
     candidates by score minus `repeat_penalty` (default 1.0) times its word overlap with the previous
     `recent_comments` (default 6) comments, recent ones weighing more (:mod:`hf_livechat.pipelines.diversity`).
-    Without decoding parameters the pipeline uses `CHAT_GENERATE_DEFAULTS` (8 beams, each a candidate); with
-    `num_beams=k` every beam is a candidate, with `do_sample=True` 4 samples are; `repeat_penalty=0` and
+    Without decoding parameters the pipeline uses `GENERATE_DEFAULTS` (8 beams, each a candidate); with
+    `num_beams=k` every beam is a candidate, with `do_sample=True` 8 samples are; `repeat_penalty=0` and
     `num_beams=1` give plain greedy decoding. `summarize_comments(result)` gives distinct-1/2 and the repeat rate.
 
     Returns, per video, a time-ordered list of `{"time", "comment", "score"}` (score: mean log-probability of the
@@ -120,14 +125,14 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         generate_kwargs.update(kwargs)
         postprocess = {"show_candidates": generate_kwargs.get("num_return_sequences", 1) > 1}
         if not any(key in generate_kwargs for key in _DECODING_KEYS):
-            generate_kwargs.update(CHAT_GENERATE_DEFAULTS)
+            generate_kwargs.update(GENERATE_DEFAULTS)
         penalty = {
             "repeat_penalty": DEFAULT_REPEAT_PENALTY if repeat_penalty is None else float(repeat_penalty),
             "recent_comments": DEFAULT_RECENT_COMMENTS if recent_comments is None else int(recent_comments),
         }
         if penalty["repeat_penalty"] > 0 and "num_return_sequences" not in generate_kwargs:
             # The penalty needs alternatives: every beam, or a few samples, become candidates (not shown).
-            alternatives = CHAT_GENERATE_DEFAULTS.get("num_return_sequences", 4) if generate_kwargs.get("do_sample") else 1
+            alternatives = GENERATE_DEFAULTS["num_return_sequences"] if generate_kwargs.get("do_sample") else 1
             generate_kwargs["num_return_sequences"] = max(int(generate_kwargs.get("num_beams", 1)), alternatives)
         forward = {"generate_kwargs": generate_kwargs}
         postprocess.update(penalty)
@@ -193,13 +198,27 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             )
         return features
 
-    def window_inputs(self, context: StreamContext, end: float, context_length: float) -> dict:
-        """Model inputs of the window ending at `end`, padded to fixed shapes so windows batch together."""
-        window = context.window(end, context_length)
-        frames = int(np.ceil(context_length))
-        encoded = self.processor(**window, padding="max_length", max_frames=frames)
+    def window_inputs(self, context: StreamContext, end: float, context_length: float | None = None) -> dict:
+        """Model inputs of the window of `context` ending at `end`: its dataset row (`StreamContext.window`) through
+        `clip_processor_inputs`, as the training collator feeds clips, padded to fixed shapes so windows batch."""
+        context_length = float(context_length or self.context_length)
+        row = context.window(end, context_length)
+        inputs = clip_processor_inputs([row], video_feature_dim=context.frame_features.shape[-1] or None)
+        encoded = self.processor(**inputs, padding="max_length", max_frames=int(np.ceil(context_length)))
         encoded["time"] = torch.tensor([end], dtype=torch.float64)
         return dict(encoded)
+
+    def window_candidates(
+        self, context: StreamContext, end: float, context_length: float | None = None, generate_kwargs: dict | None = None
+    ) -> list[tuple[str, float]]:
+        """The comments the model proposes for one window of a stream, `(text, mean log-probability)` in the order
+        `generate` returns them: the per-window call live mode makes. `generate_kwargs` default to
+        `GENERATE_DEFAULTS` (every beam of 8 a candidate); pick one with `diversity.pick_comment`."""
+        inputs = self.window_inputs(context, end, context_length)
+        inputs.pop("time")
+        with self.device_placement(), self.get_inference_context()():
+            sequences, scores = self._generate(inputs, GENERATE_DEFAULTS if generate_kwargs is None else generate_kwargs)
+        return list(zip(self.processor.batch_decode(sequences[0]), scores[0].tolist()))
 
     def preprocess(self, inputs, stride=10.0, context_length=None, start=None, chat=None, transcript=None, asr_model=None, asr_engine="transformers", feed_back=False):
         context_length = float(context_length or self.context_length)
@@ -216,22 +235,28 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             yield item
 
     # -- model ---------------------------------------------------------------------------------------------------
+    def _generate(self, model_inputs: dict, generate_kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequences `(windows, candidates, tokens)` and their scores `(windows, candidates)`, on the CPU, for a batch
+        of window inputs."""
+        generate_kwargs = dict(generate_kwargs)
+        generate_kwargs.setdefault("max_new_tokens", self.model.config.max_comment_length + 1)
+        model_inputs = {key: self._to_device(value) for key, value in model_inputs.items()}
+        out = self.model.generate(**model_inputs, return_dict_in_generate=True, output_scores=True, **generate_kwargs)
+        num_return = generate_kwargs.get("num_return_sequences", 1)
+        sequences = out.sequences.cpu()
+        windows = len(sequences) // num_return
+        return sequences.reshape(windows, num_return, -1), self._sequence_scores(out).reshape(windows, num_return)
+
     def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0):
         times = model_inputs.pop("time")
-        is_last = model_inputs.pop("is_last", None)
+        is_last = model_inputs.pop("is_last")
         if feed_back:
             if times.numel() != 1:
                 raise ValueError("feed_back=True generates window by window: use batch_size=1")
             model_inputs = self.window_inputs(self._feedback_context, float(times[0]), self._context_length)
             model_inputs.pop("time")
-        generate_kwargs = dict(generate_kwargs or {})
-        generate_kwargs.setdefault("max_new_tokens", self.model.config.max_comment_length + 1)
-        model_inputs = {key: self._to_device(value) for key, value in model_inputs.items()}
-        out = self.model.generate(**model_inputs, return_dict_in_generate=True, output_scores=True, **generate_kwargs)
-        num_return = generate_kwargs.get("num_return_sequences", 1)
-        sequences = out.sequences.reshape(len(times), num_return, -1)
-        scores = self._sequence_scores(out).reshape(len(times), num_return)
-        result = {"time": times, "sequences": sequences, "scores": scores}
+        sequences, scores = self._generate(model_inputs, generate_kwargs or {})
+        result = {"time": times, "sequences": sequences, "scores": scores, "is_last": is_last}
         if feed_back:
             # The comment the pipeline returns for this window is the one later windows see.
             texts = self.processor.batch_decode(sequences[0])
@@ -241,8 +266,6 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             self._recent.append(texts[best])
             if texts[best]:
                 self._feedback_context.add_message(ChatMessage(float(times[0]), "model", texts[best]))
-        if is_last is not None:
-            result["is_last"] = is_last
         return result
 
     def _to_device(self, value):

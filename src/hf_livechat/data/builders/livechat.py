@@ -20,7 +20,7 @@ from ..media import MediaError, probe_media
 from ..transcripts import TranscriptError, read_transcript, transcribe
 from .frames import iter_run_frames
 from .manifest import VodSource
-from .schema import comment_feature, comment_rows
+from .schema import comment_feature
 from .state import VodBuildOptions
 from .vod_builder import BuildSummary, VodShardBuilder
 
@@ -118,22 +118,7 @@ class LiveChatDatasetBuilder(VodShardBuilder):
             if need_frames and not indices:
                 summary.notes["clips_past_readable_video"] += 1
                 continue
-            row = {
-                "clip_id": clip.clip_id,
-                "vod_id": clip.vod_id,
-                "streamer": source.streamer,
-                "category": source.category,
-                "clip_index": clip.index,
-                "start": clip.start,
-                "context_end": clip.context_end,
-                "end": clip.end,
-                "input_end": clip.input_end,
-                "frame_times": [i / fps for i in indices],
-                "transcript": " ".join(s.text.strip() for s in clip.transcript if s.text.strip()),
-                "transcript_segments": [{"start": s.start, "end": s.end, "text": s.text} for s in clip.transcript],
-                "context_comments": comment_rows(clip.context_messages),
-                "response_comments": comment_rows(clip.response_messages),
-            }
+            row = clip.to_row(frame_times=[i / fps for i in indices])
             if need_frames:
                 clip_frames = np.stack([frames[i] for i in indices])
                 if self.frame_encoder is not None:
