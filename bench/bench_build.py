@@ -2,6 +2,7 @@
 
     python bench/bench_build.py [--seconds 120] [--frame-size 224] [--batch-size 64] [--device cpu|cuda]
                                 [--feature-model PATH_OR_ID] [--source-fps 4] [--video-size 224]
+    python bench/bench_build.py --smoke     # a 60 s stream at 32 px, batch 8: seconds, to show it runs
 
 A generated stream (`hf_livechat.synthetic.make_streams`: H.264 video at --source-fps, AAC audio, SRT, chat JSON)
 is built three ways:
@@ -39,6 +40,8 @@ from hf_livechat.synthetic import MediaSpec, make_streams
 
 
 PAPER_HOURS = 438  # hours of video in the LiveChat dataset
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
+SMOKE = {"seconds": 60.0, "frame_size": 32, "batch_size": 8, "source_fps": 2}
 
 
 def synchronize(device: torch.device) -> None:
@@ -95,7 +98,11 @@ def main() -> None:
     parser.add_argument("--feature-model", default=None, help="image model id or folder (default: offline EfficientNet-Lite0)")
     parser.add_argument("--source-fps", type=int, default=4, help="frame rate of the generated video")
     parser.add_argument("--video-size", type=int, default=None, help="side of the generated video (default: --frame-size)")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
 
     device = torch.device(args.device)
     model = args.feature_model or str(default_offline_backbone())

@@ -3,6 +3,7 @@
     python bench/bench_live.py [--configs small,reference] [--seconds 180] [--speed 1] [--asr] [--device cpu|cuda]
     python bench/bench_live.py --memory [--seconds 1800 --speed 20]      # resident memory over a long stream
     python bench/bench_live.py --measure-defaults --model MODEL --stream VIDEO [--chat LOG --transcript SRT]
+    python bench/bench_live.py --smoke       # each of the three modes at toy sizes: seconds, to show they run
 
 Default mode: for each model config (random weights of the preset's size: the figures are costs, not quality),
 the stream is replayed at `--speed` through `LiveStream` (decoder thread) and `LiveCommenter` (frame features,
@@ -17,6 +18,9 @@ RSS at each quarter of the stream and the slope over its second half (flat: boun
 `video-comment-generation` pipeline (window every 10 s): distinct-1/2, share of distinct comments, repeat rate, and
 how close the comments come to what the real chat said in the 10 s after each window (mean best word-set Jaccard
 against the chat log's messages there: a sampler that only avoids repeats by writing noise scores low on it).
+
+`--smoke`: the three modes in turn at toy sizes (a 30 s stream replayed at 10x, random `tiny` models at 32 px, two
+decoding settings compared on the random model): it checks that the script runs, its figures measure nothing.
 """
 
 from __future__ import annotations
@@ -46,15 +50,24 @@ from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs
 
 
-def make_stream(folder: Path, seconds: float) -> Path:
-    """One procedural stream of the quickstart's world (video with speech-like audio, chat, transcript)."""
+SMOKE = {  # --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing)
+    "configs": "tiny", "memory_config": "tiny", "seconds": 30.0, "speed": 10.0, "frame_size": 32,
+    "settings": "greedy,beam4+penalty", "with_context": True,
+}
+
+
+def make_stream(folder: Path, seconds: float, files: bool = False) -> Path | dict:
+    """One procedural stream of the quickstart's world (video with speech-like audio, chat, transcript): the video's
+    path, or with `files` the paths of its video, chat log and transcript."""
+    import json
+
     from hf_livechat.synthetic import make_streams
 
     manifest = make_streams(folder, num_streams=1, duration=seconds, seed=7, workers=1)
-    row = Path(manifest).read_text().splitlines()[0]
-    import json
-
-    return Path(manifest).parent / json.loads(row)["video"]
+    row = json.loads(Path(manifest).read_text().splitlines()[0])
+    if files:
+        return {key: str(Path(manifest).parent / row[key]) for key in ("video", "chat", "transcript")}
+    return Path(manifest).parent / row["video"]
 
 
 def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
@@ -140,9 +153,9 @@ def bench_latency(args):
 
 def bench_memory(args):
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"generating a {args.seconds / 60:.0f}-minute stream ...")
+        print(f"generating a {args.seconds / 60:g}-minute stream ...")
         video = make_stream(Path(tmp) / "stream", args.seconds)
-        folder = random_model(Path(tmp) / "small", "small", frame_size=args.frame_size)
+        folder = random_model(Path(tmp) / args.memory_config, args.memory_config, frame_size=args.frame_size)
         commenter = pipeline("video-comment-generation", model=folder, device=args.device)
         with RSSSampler() as rss:
             r = replay(commenter, video, args.speed, args.interval, None)
@@ -151,7 +164,7 @@ def bench_memory(args):
         quarter = [min(samples, key=lambda s: abs(s[0] - q * wall))[1] for q in (0.25, 0.5, 0.75, 1.0)]
         half = [(t, m) for t, m in samples if t >= wall / 2]
         slope = np.polyfit([t for t, _ in half], [m for _, m in half], 1)[0] * 60 if len(half) > 2 else float("nan")
-        print(f"{args.seconds / 60:.0f} min of stream at {args.speed}x in {wall:.0f} s: {r['emitted']} comments, {r['dropped']} windows dropped, "
+        print(f"{args.seconds / 60:g} min of stream at {args.speed}x in {wall:.0f} s: {r['emitted']} comments, {r['dropped']} windows dropped, "
               f"{r['frames_dropped']} frames dropped")
         print("RSS at 25/50/75/100 % of the stream: " + " / ".join(f"{m:.0f} MiB" for m in quarter) + f"; max {max(m for _, m in samples):.0f} MiB")
         print(f"RSS slope over the second half: {slope:+.1f} MiB per minute of wall time")
@@ -197,6 +210,17 @@ def measure_defaults(args):
               f"{d['repeat_rate']:.0%} | {close:.3f} | {top!r} x{texts.count(top)} |")
 
 
+def smoke(args):
+    """--smoke: the latency, memory and decoding-settings modes at toy sizes, the last on a random `tiny` model."""
+    bench_latency(args)
+    bench_memory(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        stream = make_stream(Path(tmp) / "stream", args.seconds, files=True)
+        args.model = random_model(Path(tmp) / "model", args.configs.split(",")[0], frame_size=args.frame_size)
+        args.stream, args.chat, args.transcript = stream["video"], stream["chat"], stream["transcript"]
+        measure_defaults(args)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="small,reference")
@@ -207,6 +231,7 @@ def main():
     parser.add_argument("--asr", action="store_true", help="also run each config with live ASR (offline Whisper tiny.en)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--memory-config", default="small", help="--memory: the preset whose random model runs")
     parser.add_argument("--measure-defaults", action="store_true")
     parser.add_argument("--model")
     parser.add_argument("--stream")
@@ -216,8 +241,13 @@ def main():
     parser.add_argument("--feed-back", action="store_true")
     parser.add_argument("--stride", type=float, default=10.0)
     parser.add_argument("--settings", default=None, help="--measure-defaults: comma-separated names from SETTINGS (default all)")
+    parser.add_argument("--smoke", action="store_true", help="each mode at toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
-    if args.measure_defaults:
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
+        smoke(args)
+    elif args.measure_defaults:
         if not (args.model and args.stream):
             parser.error("--measure-defaults needs --model and --stream")
         measure_defaults(args)

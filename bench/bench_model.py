@@ -1,6 +1,7 @@
 """LiveChat model throughput at the reference config: training samples/s and generation ms per comment.
 
     python bench/bench_model.py [--batch-size 16] [--steps 10] [--device cpu|cuda] [--dtype float32|bfloat16]
+    python bench/bench_model.py --smoke      # a model of the `tiny` preset's sizes, batch 2, one step: it runs
 
 Inputs have the paper's shapes: 20 context frames of 2048-d features, a 100-token transcript, 5 context comments of
 10 tokens (15 at generation time), 11-token targets. On a GPU it also prints the model FLOPs utilisation (FLOPs counted
@@ -14,6 +15,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration
+
+
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing). The model keeps the
+# reference config's input layout (per-comment chat) at the `tiny` preset's widths, with 64-d frame features.
+SMOKE = {"batch_size": 2, "steps": 1, "warmup": 1, "repeats": 1}
+SMOKE_SIZES = dict(d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4, decoder_attention_heads=4,
+                   encoder_ffn_dim=128, decoder_ffn_dim=128, video_feature_dim=64)
 
 
 def make_batch(config: LiveChatConfig, batch_size: int, num_comments: int, device) -> dict:
@@ -38,14 +46,20 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default=None, help="bfloat16 (default on GPU) or float32 (default on CPU)")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed training steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="timed generate calls per decoding setting")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
 
     torch.manual_seed(0)
-    config = LiveChatConfig()
+    config = LiveChatConfig(**SMOKE_SIZES) if args.smoke else LiveChatConfig()
     model = LiveChatForCommentGeneration(config).to(device)
-    print(f"reference LiveChat: {model.num_parameters() / 1e6:.1f}M parameters, {device}, {dtype}, attention={model.config._attn_implementation}")
+    print(f"{'smoke-sized' if args.smoke else 'reference'} LiveChat: {model.num_parameters() / 1e6:.1f}M parameters, {device}, {dtype}, attention={model.config._attn_implementation}")
 
     batch = make_batch(config, args.batch_size, config.max_context_comments, device)
     batch["labels"] = torch.randint(1000, config.vocab_size, (args.batch_size, config.max_comment_length + 1), device=device)
@@ -59,7 +73,7 @@ def main():
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(2):
+    for _ in range(args.warmup):
         step()
     synchronize(device)
     start = time.perf_counter()
@@ -85,7 +99,7 @@ def main():
             model.generate(**gen_inputs, max_new_tokens=4, num_beams=num_beams)  # warm-up
             synchronize(device)
             start = time.perf_counter()
-            repeats = 3
+            repeats = args.repeats
             for _ in range(repeats):
                 out = model.generate(
                     **gen_inputs, max_new_tokens=config.max_comment_length + 1, min_new_tokens=config.max_comment_length + 1, num_beams=num_beams

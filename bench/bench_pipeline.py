@@ -1,6 +1,7 @@
 """video-comment-generation pipeline throughput: per-window latency (p50/p95) and windows/s at batch 1 and 16.
 
     python bench/bench_pipeline.py [--config reference|small] [--device cpu|cuda] [--windows 64]
+    python bench/bench_pipeline.py --smoke  # `tiny`, 2 windows, 2 latency probes: seconds, to show it runs
 
 The frame features are precomputed (the feature model's cost is measured by bench/bench_build.py), so the figures
 are those of the LiveChat model and the pipeline around it: windowing, processing, beam-free greedy generation.
@@ -21,12 +22,20 @@ from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs
 
 
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
+SMOKE = {"config": "tiny", "windows": 2, "latency_windows": 2}
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="reference", choices=list(CONFIG_PRESETS))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--windows", type=int, default=64)
+    parser.add_argument("--latency-windows", type=int, default=8, help="single windows timed for the latency percentiles")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
 
     tokenizer = default_tokenizer()
     config = LiveChatConfig(**{**LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(args.config)})
@@ -53,7 +62,7 @@ def main():
         elapsed = time.perf_counter() - start
         # Per-window latency: one window alone, repeated.
         latencies = []
-        for i in range(8):
+        for i in range(args.latency_windows):
             single = {**inputs, "video_features": inputs["video_features"][i : i + 20]}
             t0 = time.perf_counter()
             commenter(single, stride=1, batch_size=batch_size, **gen)

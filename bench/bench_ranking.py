@@ -1,6 +1,7 @@
 """Batched candidate scoring against one forward pass per candidate: speed ratio and identical ranks.
 
     python bench/bench_ranking.py [--queries 2] [--candidates 100] [--config reference|small] [--device cpu]
+    python bench/bench_ranking.py --smoke   # `small`, 1 clip x 4 candidates: seconds, to show it runs
 
 Both paths score the same clips and candidate sets with the same randomly initialised model:
 `rank_candidates` (encoders once per clip, every candidate of a batch of clips in one decoder pass) and
@@ -23,6 +24,9 @@ from hf_livechat.evaluation import CandidateSet
 from hf_livechat.evaluation.scoring import rank_candidates, score_candidates_one_by_one
 from hf_livechat.tokenization import default_tokenizer
 
+
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
+SMOKE = {"queries": 1, "candidates": 4, "batch_size": 1, "config": "small"}
 
 WORDS = (
     "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate that was close "
@@ -66,7 +70,11 @@ def main():
     parser.add_argument("--config", choices=("reference", "small"), default="reference")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 

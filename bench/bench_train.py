@@ -2,6 +2,7 @@
 
     python bench/bench_train.py [--dataset livechat-quickstart/dataset] [--config reference|small|tiny]
                                 [--batch-size 32] [--steps 20] [--bf16] [--peak-tflops 989]
+    python bench/bench_train.py --smoke     # `tiny`, generated clips of 32-d features, batch 4, 2 steps: it runs
 
 Unlike `bench_model.py` (one fixed batch, the bare model), this counts everything a training step costs in the
 recipe: tokenising the context and the randomly drawn target in the collator, the DataLoader, the Trainer's
@@ -29,6 +30,9 @@ from hf_livechat.training.collators import DataCollatorForCommentGeneration
 from hf_livechat.data.clip_dataset import load_clip_dataset
 from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer, preset_config_kwargs
 
+
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
+SMOKE = {"dataset": "", "config": "tiny", "batch_size": 4, "steps": 1, "warmup": 1, "feature_dim": 32}
 
 WORDS = "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate no way lets go".split()
 
@@ -82,15 +86,21 @@ def main():
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (default on a GPU)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
+    parser.add_argument("--feature-dim", type=int, default=None, help="frame feature size of generated clips (default: the reference's 2048)")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = args.bf16 or device.type == "cuda"
 
-    if os.path.isdir(args.dataset):
+    if args.dataset and os.path.isdir(args.dataset):
         train_set, source = load_clip_dataset(args.dataset, "train"), args.dataset
     else:
-        feature_dim = LiveChatConfig().video_feature_dim
-        train_set, source = generated_clips(args.batch_size * 4, feature_dim), "generated clips (paper shapes)"
+        feature_dim = args.feature_dim or LiveChatConfig().video_feature_dim
+        shapes = "paper shapes" if feature_dim == LiveChatConfig().video_feature_dim else f"{feature_dim}-d frame features"
+        train_set, source = generated_clips(args.batch_size * 4, feature_dim), f"generated clips ({shapes})"
     feature_dim = len(train_set[0]["video_features"][0])
     tokenizer = default_tokenizer()
     config = LiveChatConfig(**{**preset_config_kwargs(args.config), "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})

@@ -2,6 +2,7 @@
 
     python bench/bench_v2lc.py [--dataset SEGMENTS_DIR] [--config small] [--text-model minilm] [--batch-size 64]
                                [--steps N] [--clips 2000] [--bf16]
+    python bench/bench_v2lc.py --smoke       # `tiny` towers, 32-d features, batch 4, 16 clips: seconds, to show it runs
 
 Training: segment rows -> `V2LCCollator` (tokenising up to `--max-comments` comments per segment) -> `V2LCTrainer`
 (contrastive loss, optimizer step), timed after `--warmup` steps. It reads a `build-lcaffect` folder, or without one
@@ -25,6 +26,10 @@ from hf_livechat.data.builders.v2lc_segments import segment_features
 from hf_livechat.pipelines.lc_features import extract_lc_features
 from hf_livechat.training.v2lc import V2LC_PRESETS, V2LCCollator, V2LCRecipeArguments, V2LCTrainer, build_model, load_segment_splits
 
+
+# --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
+SMOKE = {"dataset": None, "config": "tiny", "text_model": "tiny", "feature_dim": 32, "batch_size": 4, "max_comments": 4,
+         "steps": 1, "warmup": 1, "clips": 16, "extract_batch_size": 8}
 
 WORDS = "gg pog lol nice play wow clutch noob rip omg why what save goal ez hype sad love hate no way lets go".split()
 
@@ -120,7 +125,11 @@ def main():
     parser.add_argument("--clips", type=int, default=2000, help="clips to extract")
     parser.add_argument("--extract-batch-size", type=int, default=256)
     parser.add_argument("--bf16", action="store_true", help="bf16 (default on a GPU)")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
+    if args.smoke:  # toy sizes; flags given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = args.bf16 or device.type == "cuda"
     if args.steps is None:
