@@ -342,6 +342,7 @@ def v2lc_training_arguments(
     (cosine schedule after a linear warm-up, weight decay 0.01, a checkpoint every epoch), the evaluation loss every
     epoch when `evaluate`, and `use_cpu` under a launcher on a machine without CUDA (`use_cpu_under_launcher`).
     `overrides`: any other `TrainingArguments` field."""
+    # Laid out as LiveChat's `train.recipe_training_arguments`; the two recipes differ in evaluation and checkpoints.
     settings = dict(
         output_dir=output_dir,
         num_train_epochs=epochs,

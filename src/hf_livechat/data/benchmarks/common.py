@@ -38,6 +38,16 @@ class BenchmarkFormatError(ValueError):
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
 
+    @classmethod
+    def check_record(cls, path: str | os.PathLike, where: str, record, keys: Sequence[str], noun: str = "field") -> None:
+        """Raises this error unless `record` (one record of a JSON file, named by `where`) is an object holding every
+        one of `keys`."""
+        if not isinstance(record, dict):
+            raise cls(path, f"{where}: expected an object, got {type(record).__name__}")
+        missing = [key for key in keys if key not in record]
+        if missing:
+            raise cls(path, f"{where}: missing {noun}(s) {missing}")
+
 
 class AffectDataError(BenchmarkFormatError):
     """An affect benchmark file (MMSA, MELD, MUStARD) is malformed; the message names the file and the record."""

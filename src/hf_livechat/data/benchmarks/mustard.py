@@ -71,11 +71,7 @@ def load_mustard(path: str | Path) -> Dataset:
     columns: dict[str, list] = {name: [] for name in mustard_features()}
     for clip_id, record in data.items():
         where = f"record {clip_id!r}"
-        if not isinstance(record, dict):
-            raise AffectDataError(path, f"{where}: expected an object, got {type(record).__name__}")
-        missing = [field for field in MUSTARD_FIELDS if field not in record]
-        if missing:
-            raise AffectDataError(path, f"{where}: missing field(s) {missing}")
+        AffectDataError.check_record(path, where, record, MUSTARD_FIELDS)
         for field in ("utterance", "speaker", "show"):
             if not isinstance(record[field], str):
                 raise AffectDataError(path, f"{where}: {field} must be a string, got {record[field]!r}")

@@ -131,11 +131,7 @@ def read_samples(path: str | os.PathLike) -> list[dict]:
         raise TwitchFifaFormatError(path, f"expected a JSON list of samples, got {type(samples).__name__}")
     for index, sample in enumerate(samples):
         where = f"sample {index}"
-        if not isinstance(sample, dict):
-            raise TwitchFifaFormatError(path, f"{where}: expected an object, got {type(sample).__name__}")
-        missing = [key for key in SAMPLE_KEYS if key not in sample]
-        if missing:
-            raise TwitchFifaFormatError(path, f"{where}: missing key(s) {missing}")
+        TwitchFifaFormatError.check_record(path, where, sample, SAMPLE_KEYS, noun="key")
         responses, labels = sample["response"], sample["label"]
         if not isinstance(sample["chat_context"], str):
             raise TwitchFifaFormatError(path, f"{where}: chat_context must be a string")
