@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from ..data.backbones import DEFAULT_FEATURE_MODEL
 
 
-WORLD_VARIANTS_NAMES = ("quickstart", "noisy", "overlap", "copy")  # hf_livechat.synthetic.WORLD_VARIANTS, without importing it
+# hf_livechat.synthetic.WORLD_VARIANTS, without importing it (a test holds the two equal)
+WORLD_VARIANTS_NAMES = ("quickstart", "noisy", "overlap", "copy", "related", "prior", "recurring", "position", "halfnoise")
 
 
 def _make_stream(args):
     import dataclasses
 
-    from ..synthetic import WORLD_VARIANTS, make_streams
+    from ..synthetic import WORLD_VARIANTS, MediaSpec, make_streams
 
     knobs = {name: getattr(args, name) for name in WORLD_KNOBS if getattr(args, name) is not None}
     world = dataclasses.replace(WORLD_VARIANTS[args.variant], **knobs)
     manifest = make_streams(
-        args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers
+        args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers,
+        spec=MediaSpec(fps=args.fps, size=args.frame_size),
     )
     print(f"wrote {args.num_streams} streams; manifest: {manifest}")
 
 
-WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement", "paraphrase_rate", "invented_rate", "scene_style")
+WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement", "paraphrase_rate", "invented_rate", "scene_style",
+               "paraphrase_every_cue", "template_rate", "cue_recurrence", "positional_events")
 
 
 def _build_dataset(args):
@@ -86,6 +90,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--paraphrase-rate", type=float, help="share of replies that relate to their cue without its word")
     p.add_argument("--invented-rate", type=float, help="share of chat cues made of invented memes / names to copy")
     p.add_argument("--scene-style", choices=["classic", "neon"], help="how the screen is drawn")
+    p.add_argument("--paraphrase-every-cue", action=argparse.BooleanOptionalAction, default=None,
+                   help="paraphrases also cover copypastas and invented memes / names (no reply repeats its marker)")
+    p.add_argument("--template-rate", type=float, help="long templated comments (answering nothing) per second, everywhere")
+    p.add_argument("--cue-recurrence", type=int, help="times each topic / chat thread / event kind recurs in a stream")
+    p.add_argument("--positional-events", action=argparse.BooleanOptionalAction, default=None,
+                   help="events are objects told apart by their place on screen (a marker word per object and place)")
+    p.add_argument("--frame-size", type=int, default=224, help="side of the square video frames (even, >= 32)")
+    p.add_argument("--fps", type=int, default=4, help="video frame rate")
     p.set_defaults(func=_make_stream)
     p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
     p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, transcript, streamer, category, vod_id, split) or a folder")

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+
+def _read_logs(streams_dir: str | Path) -> list[dict]:
+    logs = sorted(Path(streams_dir).glob("*.truth.json"))
+    if not logs:
+        raise FileNotFoundError(f"no *.truth.json ground-truth logs in {streams_dir}")
+    return [json.loads(path.read_text()) for path in logs]
 
 
 def comment_cue_labels(streams_dir: str | Path) -> Callable[[Mapping, str], str]:
@@ -16,11 +24,7 @@ def comment_cue_labels(streams_dir: str | Path) -> Callable[[Mapping, str], str]
     """
     labels: dict[tuple[str, int, str], str] = {}
     episode_seconds: dict[str, float] = {}
-    logs = sorted(Path(streams_dir).glob("*.truth.json"))
-    if not logs:
-        raise FileNotFoundError(f"no *.truth.json ground-truth logs in {streams_dir}")
-    for path in logs:
-        log = json.loads(path.read_text())
+    for log in _read_logs(streams_dir):
         vod_id = str(log["vod_id"])
         episode_seconds[vod_id] = float(log["episode_seconds"])
         for comment in log["comments"]:
@@ -37,3 +41,22 @@ def comment_cue_labels(streams_dir: str | Path) -> Callable[[Mapping, str], str]
         return labels.get((vod_id, episode, text.strip()), "unknown")
 
     return label_of
+
+
+def response_label_counts(streams_dir: str | Path) -> Counter[str]:
+    """How many response-window comments of the logs carry each label of `comment_cue_labels` (``"video"``,
+    ``"transcript"``, ``"chat"``, ``"filler"``): the make-up of the targets a world offers."""
+    label_of = comment_cue_labels(streams_dir)
+    counts: Counter[str] = Counter()
+    for log in _read_logs(streams_dir):
+        episodes = {episode["index"]: episode for episode in log["episodes"]}
+        for comment in log["comments"]:
+            episode = episodes.get(comment["episode"])
+            if episode is not None and comment["time"] >= episode["context_end"]:
+                counts[label_of({"vod_id": log["vod_id"], "start": episode["start"]}, comment["text"])] += 1
+    return counts
+
+
+def cue_counts(streams_dir: str | Path) -> Counter[str]:
+    """How many cues of each modality the logs' episodes carry."""
+    return Counter(cue["modality"] for log in _read_logs(streams_dir) for e in log["episodes"] for cue in e["cues"])

@@ -168,3 +168,52 @@ SYLLABLES = ("zor", "blem", "quix", "vel", "drun", "snor", "plip", "grav", "mox"
              "yop", "jub", "nix", "brap", "sken")
 GREETING_FORMS = ("first time here hi chat", "hello i just found this stream", "hi everyone new here")
 WELCOME_FORMS = ("welcome {name}", "hi {name} welcome", "{name} welcome in", "hey {name}")
+
+# ``WorldConfig.paraphrase_every_cue``: copypastas answered by an associated word in the copypasta's shape
+# ("toast gang rise up" for bread), invented memes and greetings by a line without the invented token.
+COPYPASTA_ASSOCIATIONS: dict[str, str] = {
+    "bread": "toast", "pineapple": "tropical", "noodle": "spaghetti", "pickle": "cucumber", "banana": "monkey",
+    "wizard": "spellbook", "potato": "fries", "cheese": "cheddar", "sock": "laundry",
+}
+MEME_PARAPHRASES = ("new meme just dropped", "this meme again lol", "chat invented a meme")
+GREETING_PARAPHRASES = ("welcome new friend", "hi newcomer", "welcome in new viewer")
+
+# ``WorldConfig.template_rate``: long templated comments that chat posts at any moment, answering no cue. Each is
+# always written the same way, so a model scoring by plain likelihood learns to rank them first. No two share a
+# word: a template the context did not hold is no closer to it than a reply.
+TEMPLATE_COMMENTS = (
+    "this stream is genuinely the greatest thing on the internet right now",
+    "been watching three hours straight and regret absolutely nothing",
+    "whoever reads my message hope your evening goes wonderfully",
+    "community feels truly wholesome appreciate every single person here",
+    "finally home after long shift perfect timing",
+    "cannot believe more people dont watch these broadcasts",
+)
+
+# ``WorldConfig.positional_events``: the screen shows one of a few objects in one of six places, and each (object,
+# place) pair is an event of its own with its own marker word: what is shown does not decide the reply, where does
+# too. The kind of such an event is ``"<object>-<place>"`` (``"skull-top-left"``); writer.py draws it.
+EVENT_OBJECTS = ("orb", "crown", "skull", "gem")
+EVENT_PLACES = ("top-left", "top-centre", "top-right", "bottom-left", "bottom-centre", "bottom-right")
+_PLACE_MARKERS: dict[str, tuple[str, ...]] = {  # one word per place, in EVENT_PLACES order
+    "orb": ("comet", "eclipse", "sunrise", "meteor", "lava", "sunset"),
+    "crown": ("king", "queen", "prince", "jester", "knight", "bishop"),
+    "skull": ("ghost", "zombie", "vampire", "mummy", "witch", "goblin"),
+    "gem": ("ruby", "emerald", "sapphire", "diamond", "amber", "topaz"),
+}
+POSITIONAL_MARKERS: dict[str, str] = {
+    f"{thing}-{place}": word
+    for thing, words in _PLACE_MARKERS.items()
+    for place, word in zip(EVENT_PLACES, words, strict=True)
+}
+POSITIONAL_KINDS = tuple(POSITIONAL_MARKERS)
+# Reactions share "no way"/"omg"/"look" with the hubbub, as EVENT_REACTIONS do.
+POSITIONAL_REACTION_FORMS = ("no way {marker}", "omg {marker}", "look {marker}", "{marker} lets go", "{marker} again")
+# A paraphrase names the object's association and the place, never the marker ("spooky top left").
+OBJECT_ASSOCIATIONS = {"orb": "glowing", "crown": "royal", "skull": "spooky", "gem": "shiny"}
+
+
+def positional_parts(kind: str) -> tuple[str, str]:
+    """``"skull-top-left"`` -> ``("skull", "top-left")``."""
+    thing, place = kind.split("-", 1)
+    return thing, place

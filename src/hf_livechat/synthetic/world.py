@@ -23,7 +23,11 @@ Replies of one modality share a few words with that modality's context ("no way"
 clip's context are mostly replies to *other* cues of the same modality (filler is kept sparse, since a clip's own
 filler would otherwise be its most similar comments): without that modality they cannot be told apart.
 Within one stream a topic or chat thread is used at most once and events cycle through all kinds before one
-repeats, so a negative taken from another episode of the same stream answers a different cue.
+repeats, so a negative taken from another episode of the same stream answers a different cue (unless
+``WorldConfig.cue_recurrence`` > 1, which brings each cue back a few times per stream).
+
+The variants' other knobs (``world_config.py``) each break one of these conveniences: paraphrased replies without the
+marker, templated comments answering nothing at every moment, events told apart by where the object is on screen.
 
 The world is pure data (no media): ``writer.py`` renders it into files, and ``Stream.ground_truth()`` is the log
 of which cue drove which comment.
@@ -73,6 +77,15 @@ from .vocabulary import (
     CATEGORIES,
     NAME_PARTS,
     NAME_SUFFIXES,
+    COPYPASTA_ASSOCIATIONS,
+    MEME_PARAPHRASES,
+    GREETING_PARAPHRASES,
+    TEMPLATE_COMMENTS,
+    POSITIONAL_KINDS,
+    POSITIONAL_MARKERS,
+    POSITIONAL_REACTION_FORMS,
+    OBJECT_ASSOCIATIONS,
+    positional_parts,
 )
 
 
@@ -258,14 +271,31 @@ def _viewer_names(rng: np.random.Generator, count: int) -> list[str]:
 
 
 class _Deck:
-    """Draws items without replacement, reshuffling once all were drawn (so repeats are as far apart as possible)."""
+    """Draws items without replacement, reshuffling once all were drawn (so repeats are as far apart as possible).
 
-    def __init__(self, items: Sequence[str], rng: np.random.Generator):
-        self._items, self._rng, self._pile = list(items), rng, []
+    With ``repeats`` > 1 the deck deals two fresh items at a time, each ``repeats`` times in a shuffled order, so every
+    item drawn comes back ``repeats`` times within a few draws (the ``WorldConfig.cue_recurrence`` worlds)."""
+
+    BATCH = 2
+
+    def __init__(self, items: Sequence[str], rng: np.random.Generator, repeats: int = 1):
+        self._items, self._rng, self._pile, self._repeats = list(items), rng, [], repeats
+        self._fresh: list[str] = []
 
     def draw(self) -> str:
         if not self._pile:
-            self._pile = [self._items[i] for i in self._rng.permutation(len(self._items))]
+            if self._repeats == 1:
+                self._pile = [self._items[i] for i in self._rng.permutation(len(self._items))]
+            else:
+                batch: list[str] = []
+                while len(batch) < min(self.BATCH, len(self._items)):
+                    if not self._fresh:
+                        self._fresh = [self._items[i] for i in self._rng.permutation(len(self._items))]
+                    item = self._fresh.pop()
+                    if item not in batch:
+                        batch.append(item)
+                uses = batch * self._repeats
+                self._pile = [uses[i] for i in self._rng.permutation(len(uses))]
         return self._pile.pop()
 
 
@@ -280,9 +310,10 @@ class _StreamBuilder:
         self.streamer = STREAMERS[int(self.rng.integers(len(STREAMERS)))]
         self.category = CATEGORIES[int(self.rng.integers(len(CATEGORIES)))]
         self.viewers = list(self.rng.choice(viewer_pool, size=config.viewers, replace=False))
-        self.events = _Deck(EVENT_KINDS, self.rng)
-        self.topics = _Deck(list(TOPIC_CATEGORY), self.rng)
-        self.threads = _Deck(CHAT_THREADS, self.rng)
+        repeats = config.cue_recurrence
+        self.events = _Deck(POSITIONAL_KINDS if config.positional_events else EVENT_KINDS, self.rng, repeats)
+        self.topics = _Deck(list(TOPIC_CATEGORY), self.rng, repeats)
+        self.threads = _Deck(CHAT_THREADS, self.rng, repeats)
         self.screen: list[ScreenEvent] = []
         self.speech: list[SpeechLine] = []
         self.messages: list[tuple[float, str, str, CommentOrigin]] = []  # (time, author, text, origin)
@@ -324,6 +355,8 @@ class _StreamBuilder:
         tail = count * config.episode_seconds
         if self.duration - tail >= 1:  # a partial last episode only has background
             self.background(None, tail, self.duration)
+            if config.template_rate > 0:
+                self.templates(None, tail, self.duration, self.duration)
         self.messages.sort(key=lambda item: item[0])
         chat, origins = [], []
         for time, author, text, origin in self.messages:
@@ -368,6 +401,8 @@ class _StreamBuilder:
             self.filler(index, context_end, end, self.config.response_filler_rate)
         if self.rng.random() < 0.3:  # the streamer keeps talking, about nothing in particular
             self.say(context_end + self.uniform(1, 5), self.uniform(2, 3), self.pick(FILLER_SPEECH))
+        if self.config.template_rate > 0:  # after every other draw: worlds without templates are unchanged
+            self.templates(index, start, context_end, end)
         return Episode(index, start, context_end, end, tuple(cues))
 
     def video_cue(self, index: int, start: float, context_end: float) -> Cue:
@@ -381,7 +416,7 @@ class _StreamBuilder:
             first = start + int(self.rng.integers(1, int(context_end - start) - 4))
             last = min(first + int(self.rng.integers(4, 12)), context_end - 1)
         self.screen.append(ScreenEvent(kind, float(first), float(last)))
-        cue = Cue("video", kind, kind)
+        cue = Cue("video", kind, POSITIONAL_MARKERS[kind] if self.config.positional_events else kind)
         time = first + self.uniform(0.5, 2)
         for _ in range(int(self.rng.integers(1, 3))):
             self.post(time, self.decorate(self.pick(EVENT_HUBBUB)), CommentOrigin("filler", index))
@@ -460,12 +495,18 @@ class _StreamBuilder:
 
     def reply_text(self, cue: Cue) -> str:
         emote_rate = self.config.response_emote_rate
+        invented = cue.key.startswith(("greet:", "meme:"))
+        if invented and not self.config.paraphrase_every_cue:
+            form = WELCOME_FORMS if cue.key.startswith("greet:") else COPYPASTA_FORMS
+            return self.pick(form).format(name=cue.marker, word=cue.marker)
+        if self.config.paraphrase_rate and self.rng.random() < self.config.paraphrase_rate:
+            return self.decorate(self.paraphrase(cue), 0 if invented else emote_rate)
         if cue.key.startswith("greet:"):
             return self.pick(WELCOME_FORMS).format(name=cue.marker)
         if cue.key.startswith("meme:"):
             return self.pick(COPYPASTA_FORMS).format(word=cue.marker)
-        if self.config.paraphrase_rate and self.rng.random() < self.config.paraphrase_rate:
-            return self.decorate(self.paraphrase(cue), emote_rate)
+        if cue.modality == "video" and self.config.positional_events:
+            return self.decorate(self.pick(POSITIONAL_REACTION_FORMS).format(marker=cue.marker), emote_rate)
         if cue.modality == "video":
             return self.decorate(self.pick(EVENT_REACTIONS[cue.key]), emote_rate)
         if cue.modality == "transcript":
@@ -475,14 +516,24 @@ class _StreamBuilder:
         return self.pick(COPYPASTA_FORMS).format(word=cue.key)
 
     def paraphrase(self, cue: Cue) -> str:
-        """A reply related to the cue that does not contain its marker (copypastas are always copied)."""
+        """A reply related to the cue that does not contain its marker (copypastas are copied unless
+        ``WorldConfig.paraphrase_every_cue``)."""
+        if cue.modality == "video" and self.config.positional_events:
+            thing, place = positional_parts(cue.key)
+            return f"{OBJECT_ASSOCIATIONS[thing]} {place.replace('-', ' ')}"
         if cue.modality == "video":
             return self.pick(EVENT_ASSOCIATIONS[cue.key])
         if cue.modality == "transcript":
             return self.pick(ASSOCIATION_FORMS).format(word=TOPIC_ASSOCIATIONS[cue.key])
         if cue.key in QUESTIONS:
             return self.pick(FACT_FORMS).format(fact=QUESTIONS[cue.key])
-        return self.pick(COPYPASTA_FORMS).format(word=cue.key)
+        if not self.config.paraphrase_every_cue:
+            return self.pick(COPYPASTA_FORMS).format(word=cue.key)
+        if cue.key.startswith("meme:"):
+            return self.pick(MEME_PARAPHRASES)
+        if cue.key.startswith("greet:"):
+            return self.pick(GREETING_PARAPHRASES)
+        return self.pick(COPYPASTA_FORMS).format(word=COPYPASTA_ASSOCIATIONS[cue.key])
 
     def background(self, index: int | None, start: float, end: float) -> None:
         self.filler(index, start, end, self.config.filler_rate)
@@ -503,6 +554,23 @@ class _StreamBuilder:
         for _ in range(int(self.rng.poisson(rate * (end - start)))):
             text = self.pick(FILLER_CHAT).format(author=self.viewer())
             self.post(self.uniform(start, end), self.decorate(text, chance=0.25), origin)
+
+    def templates(self, index: int | None, start: float, context_end: float, end: float) -> None:
+        """Templated comments (``WorldConfig.template_rate``) in the context and response windows, answering no cue.
+        A response-window template is one this episode's context did not just hold (people do not repeat the same
+        long line ten seconds later), so the `livechat` protocol's ground truth, the response most similar to the
+        context, stays a reply to the cue while the templates of other clips, similar to the context, are among its
+        distractors."""
+        rate = self.config.template_rate
+        origin = CommentOrigin("filler", index)
+        said = set()
+        for _ in range(int(self.rng.poisson(rate * (context_end - start)))):
+            text = self.pick(TEMPLATE_COMMENTS)
+            said.add(text)
+            self.post(self.uniform(start, context_end), text, origin)
+        fresh = [text for text in TEMPLATE_COMMENTS if text not in said] or list(TEMPLATE_COMMENTS)
+        for _ in range(int(self.rng.poisson(rate * (end - context_end)))):
+            self.post(self.uniform(context_end + 0.3, end - 0.3), self.pick(fresh), origin)
 
     def code(self) -> str:
         return self.rng.bytes(5).hex()

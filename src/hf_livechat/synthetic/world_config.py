@@ -44,6 +44,22 @@ class WorldConfig:
             (``"welcome Zorblem_tv"``). The replies must copy the token from the context chat.
         scene_style: how the writer draws the screen (``"classic"`` or ``"neon"``: other colours and textures for the
             same event kinds); the world itself does not depend on it.
+        paraphrase_every_cue: paraphrases cover every kind of cue, so that with ``paraphrase_rate=1`` no reply
+            repeats its cue's marker: a copypasta is answered by an associated word in its shape (``"toast gang rise
+            up"`` for bread), an invented meme or greeting by a line without the invented token (``"new meme just
+            dropped"``, ``"welcome new friend"``). Off, copypastas and invented tokens are always copied.
+        template_rate: long templated comments per second, in the context and the response windows alike (6 fixed
+            lines of 9 to 11 words, ``"this stream is genuinely the greatest thing on the internet right now"``),
+            logged as ``filler``: they answer no cue, but a model scoring by plain likelihood ranks such frequent,
+            fully predictable lines first. A response-window template is one its episode's context did not hold.
+        cue_recurrence: how many times each topic, chat thread and event kind drawn in a stream is used (1: a topic or
+            thread at most once per stream, events cycling through every kind before one repeats). Above 1, cues are
+            dealt two at a time and their uses shuffled, so the same cue comes back a few episodes later and comments
+            of other episodes of the same video may answer the same cue.
+        positional_events: the screen shows one of 4 objects (orb, crown, skull, gem) in one of 6 places (left,
+            centre, right x top, bottom) instead of a full-frame scene, and each (object, place) pair is an event of
+            its own with its own marker word (a skull top left is ``"ghost"``, bottom right ``"goblin"``): the same
+            object means different events at different places.
     """
 
     episode_seconds: float = 30.0
@@ -60,6 +76,10 @@ class WorldConfig:
     paraphrase_rate: float = 0.0
     invented_rate: float = 0.0
     scene_style: str = "classic"
+    paraphrase_every_cue: bool = False
+    template_rate: float = 0.0
+    cue_recurrence: int = 1
+    positional_events: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.context_seconds < self.episode_seconds:
@@ -84,8 +104,10 @@ class WorldConfig:
         for name in ("paraphrase_rate", "invented_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.filler_rate < 0 or self.response_filler_rate < 0:
-            raise ValueError("filler rates must be >= 0")
+        if self.filler_rate < 0 or self.response_filler_rate < 0 or self.template_rate < 0:
+            raise ValueError("filler and template rates must be >= 0")
+        if not 1 <= self.cue_recurrence <= 6:
+            raise ValueError(f"cue_recurrence must be in 1..6, got {self.cue_recurrence}")
         low, high = self.responses_per_cue
         if not 1 <= low <= high:
             raise ValueError(f"responses_per_cue must be 1 <= low <= high, got {self.responses_per_cue}")
@@ -102,4 +124,14 @@ WORLD_VARIANTS: dict[str, WorldConfig] = {
     # Invented memes and names to copy from the chat, some paraphrases, moderate filler, other visuals.
     "copy": WorldConfig(invented_rate=0.6, paraphrase_rate=0.25, filler_rate=0.2, response_filler_rate=0.05,
                         cue_placement="anywhere", scene_style="neon"),
+    # Every reply names a related word, never the shown / spoken / asked one.
+    "related": WorldConfig(paraphrase_rate=1.0, paraphrase_every_cue=True),
+    # Long templated comments everywhere, about 40 % of the response-window comments, answering nothing.
+    "prior": WorldConfig(template_rate=0.17),
+    # Each topic, chat thread and event kind comes back 3 times per stream.
+    "recurring": WorldConfig(cue_recurrence=3),
+    # Events told apart by where an object is on screen (4 objects x 6 places, a marker word per pair).
+    "position": WorldConfig(positional_events=True),
+    # About half the response-window comments are unpredictable filler.
+    "halfnoise": WorldConfig(response_filler_rate=0.25),
 }

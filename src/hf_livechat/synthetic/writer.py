@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from hf_livechat.data.chat import write_twitch_json
 
-from .vocabulary import EVENT_KINDS
+from .vocabulary import EVENT_KINDS, EVENT_OBJECTS, EVENT_PLACES, POSITIONAL_KINDS, positional_parts
 from .world import Stream, WorldConfig, generate_world
 
 PHASES = 4  # animation frames per scene; the scene cycles through them
@@ -200,10 +200,62 @@ SCENES: dict[str, Callable[[int, int], Image]] = {
 assert set(SCENES) == set(EVENT_KINDS), "every event kind needs a scene"
 
 
+# -- positional events (WorldConfig.positional_events) ---------------------------------------------------------------
+# Where each place puts the object's centre (row, column), in [0, 1) frame coordinates: three columns, two rows.
+PLACE_CENTRES: dict[str, tuple[float, float]] = {
+    place: (0.27 if place.startswith("top") else 0.73, {"left": 0.19, "centre": 0.5, "right": 0.81}[place.split("-")[1]])
+    for place in EVENT_PLACES
+}
+OBJECT_RADIUS = 0.15
+
+
+def _object_mask(thing: str, y: np.ndarray, x: np.ndarray, phase: int) -> list[tuple[np.ndarray, tuple[int, int, int]]]:
+    """The layers (mask, colour) of ``thing`` centred at 0, 0 in the coordinates ``y``, ``x`` (units of the frame)."""
+    r = OBJECT_RADIUS * (1 + 0.04 * (phase % 2))  # a slight pulse
+    distance = np.sqrt(y**2 + x**2)
+    if thing == "orb":  # an orange ball with a yellow ring
+        return [(distance < r, (255, 120, 0)), (np.abs(distance - 0.75 * r) < 0.012, (255, 235, 40))]
+    if thing == "crown":  # a gold band with three spikes and a red jewel
+        band = (np.abs(x) < r) & (y > 0.1 * r) & (y < 0.7 * r)
+        spikes = (y <= 0.1 * r) & (y > -r) & (np.abs(((x / r + 1) * 1.5) % 1 - 0.5) * 2 < (y / r + 1) / 1.1) & (np.abs(x) < r)
+        return [(band | spikes, (250, 200, 20)), ((y - 0.4 * r) ** 2 + x**2 < (0.18 * r) ** 2, (220, 0, 40))]
+    if thing == "skull":  # a white head with black eyes
+        head = (y / 1.1) ** 2 + x**2 < r**2
+        eyes = ((y + 0.15 * r) ** 2 + (np.abs(x) - 0.4 * r) ** 2) < (0.25 * r) ** 2
+        teeth = (y > 0.55 * r) & (y < 0.8 * r) & (np.abs(x) < 0.5 * r) & (((x / r * 6) % 1) < 0.35)
+        return [(head, (245, 245, 235)), (eyes | teeth, (10, 10, 10))]
+    if thing == "gem":  # a cyan diamond with a white facet
+        diamond = np.abs(y) + np.abs(x) < r * 1.15
+        facet = diamond & (y < 0) & (x < 0) & (np.abs(y) + np.abs(x) > 0.55 * r)
+        return [(diamond, (0, 220, 230)), (facet, (235, 255, 255))]
+    raise KeyError(thing)
+
+
+def positional_scene(kind: str, size: int, phase: int) -> Image:
+    """An event of the positional worlds: one object (``EVENT_OBJECTS``) at one of six places (``EVENT_PLACES``) on a
+    fixed backdrop, the same for every place. The backdrop is a two-way gradient (teal left to magenta right, light
+    top to dark bottom), so the part the object hides, and the colours around it, depend on where it is: a frozen
+    CNN's pooled features tell the places apart, not only the objects."""
+    thing, place = positional_parts(kind)
+    y, x = _grid(size)
+    gradient = np.broadcast_to(x, (size, size))[..., None]
+    shade = 1.0 - 0.6 * np.broadcast_to(y, (size, size))[..., None]
+    image = (((1 - gradient) * np.array([0, 170, 170]) + gradient * np.array([190, 0, 170])) * shade).astype(np.uint8)
+    image = _paint(image, (((x * 10) % 1) < 0.04) | (((y * 10) % 1) < 0.04), (30, 30, 40))  # a faint grid
+    cy, cx = PLACE_CENTRES[place]
+    for mask, colour in _object_mask(thing, y - cy, x - cx, phase):
+        _paint(image, mask, colour)
+    return image
+
+
+assert set(POSITIONAL_KINDS) == {f"{thing}-{place}" for thing in EVENT_OBJECTS for place in EVENT_PLACES}
+
+
 @functools.lru_cache(maxsize=256)
 def scene_image(kind: str, size: int, phase: int) -> Image:
-    """The frame of event ``kind`` at animation ``phase`` (cached; read-only)."""
-    image = SCENES[kind](size, phase)
+    """The frame of event ``kind`` (a full-frame scene, or a positional event) at animation ``phase`` (cached;
+    read-only)."""
+    image = SCENES[kind](size, phase) if kind in SCENES else positional_scene(kind, size, phase)
     image.setflags(write=False)
     return image
 
