@@ -202,14 +202,14 @@ assert set(SCENES) == set(EVENT_KINDS), "every event kind needs a scene"
 
 # -- positional events (WorldConfig.positional_events) ---------------------------------------------------------------
 # Where each place puts the object's centre (row, column), in [0, 1) frame coordinates: three columns, two rows.
+_ROWS, _COLUMNS = {"top": 0.27, "bottom": 0.73}, {"left": 0.19, "centre": 0.5, "right": 0.81}
 PLACE_CENTRES: dict[str, tuple[float, float]] = {
-    place: (0.27 if place.startswith("top") else 0.73, {"left": 0.19, "centre": 0.5, "right": 0.81}[place.split("-")[1]])
-    for place in EVENT_PLACES
+    place: (_ROWS[place.split("-")[0]], _COLUMNS[place.split("-")[1]]) for place in EVENT_PLACES
 }
 OBJECT_RADIUS = 0.15
 
 
-def _object_mask(thing: str, y: np.ndarray, x: np.ndarray, phase: int) -> list[tuple[np.ndarray, tuple[int, int, int]]]:
+def _object_layers(thing: str, y: np.ndarray, x: np.ndarray, phase: int) -> list[tuple[np.ndarray, tuple[int, ...]]]:
     """The layers (mask, colour) of ``thing`` centred at 0, 0 in the coordinates ``y``, ``x`` (units of the frame)."""
     r = OBJECT_RADIUS * (1 + 0.04 * (phase % 2))  # a slight pulse
     distance = np.sqrt(y**2 + x**2)
@@ -217,7 +217,8 @@ def _object_mask(thing: str, y: np.ndarray, x: np.ndarray, phase: int) -> list[t
         return [(distance < r, (255, 120, 0)), (np.abs(distance - 0.75 * r) < 0.012, (255, 235, 40))]
     if thing == "crown":  # a gold band with three spikes and a red jewel
         band = (np.abs(x) < r) & (y > 0.1 * r) & (y < 0.7 * r)
-        spikes = (y <= 0.1 * r) & (y > -r) & (np.abs(((x / r + 1) * 1.5) % 1 - 0.5) * 2 < (y / r + 1) / 1.1) & (np.abs(x) < r)
+        teeth = np.abs(((x / r + 1) * 1.5) % 1 - 0.5) * 2 < (y / r + 1) / 1.1  # three triangles side by side
+        spikes = (y <= 0.1 * r) & (y > -r) & teeth & (np.abs(x) < r)
         return [(band | spikes, (250, 200, 20)), ((y - 0.4 * r) ** 2 + x**2 < (0.18 * r) ** 2, (220, 0, 40))]
     if thing == "skull":  # a white head with black eyes
         head = (y / 1.1) ** 2 + x**2 < r**2
@@ -243,7 +244,7 @@ def positional_scene(kind: str, size: int, phase: int) -> Image:
     image = (((1 - gradient) * np.array([0, 170, 170]) + gradient * np.array([190, 0, 170])) * shade).astype(np.uint8)
     image = _paint(image, (((x * 10) % 1) < 0.04) | (((y * 10) % 1) < 0.04), (30, 30, 40))  # a faint grid
     cy, cx = PLACE_CENTRES[place]
-    for mask, colour in _object_mask(thing, y - cy, x - cx, phase):
+    for mask, colour in _object_layers(thing, y - cy, x - cx, phase):
         _paint(image, mask, colour)
     return image
 
