@@ -86,6 +86,19 @@ def test_batched_scores_equal_one_forward_per_candidate(model, processor, rows, 
     )
 
 
+@pytest.mark.parametrize("prior_weight", [0.0, 0.5, 1.0])
+def test_contrastive_scores_equal_the_likelihood_minus_the_all_ablated_likelihood(model, processor, rows, candidate_sets, prior_weight):
+    """Computed by hand: one forward per candidate with the clip, one with every modality removed."""
+    sets = candidate_sets[:3]
+    likelihood = score_candidates_one_by_one(model, processor, rows, sets, prior_weight=0)
+    unconditional = score_candidates_one_by_one(model, processor, rows, sets, ablate=("video", "transcript", "chat"), prior_weight=0)
+    batched = rank_candidates(model, processor, rows, sets, prior_weight=prior_weight, show_progress=False)
+    np.testing.assert_allclose(batched, likelihood - prior_weight * unconditional, atol=1e-4)
+    metrics = evaluate_ranking(model, processor, rows, sets, prior_weight=prior_weight, compare_prior_weights=[0.0], show_progress=False)
+    assert metrics["prior_weight"] == prior_weight and ("contrastive" in metrics["scoring"]) == (prior_weight > 0)
+    assert metrics["by prior weight"][0.0]["mrr"] == evaluate_ranking(model, processor, rows, sets, prior_weight=0, show_progress=False)["mrr"]
+
+
 def test_sum_of_log_probabilities(model, processor, rows, candidate_sets):
     sets = candidate_sets[:2]
     summed = rank_candidates(model, processor, rows, sets, length_normalize=False, show_progress=False)
@@ -100,10 +113,11 @@ def test_evaluate_ranking_can_rank_by_the_sum_of_log_probabilities(model, proces
     positives = [s.positive_indices for s in candidate_sets]
     for length_normalize in (True, False):
         scores = rank_candidates(model, processor, rows, candidate_sets, length_normalize=length_normalize, show_progress=False)
+        # the default score is contrastive: the likelihood minus the unconditional likelihood
         metrics = evaluate_ranking(model, processor, rows, candidate_sets, length_normalize=length_normalize, show_progress=False)
         assert metrics["mrr"] == ranking_metrics(scores, positives)["mrr"]
-    default = evaluate_ranking(model, processor, rows, candidate_sets, show_progress=False)
-    summed = evaluate_ranking(model, processor, rows, candidate_sets, length_normalize=False, show_progress=False)
+    default = evaluate_ranking(model, processor, rows, candidate_sets, prior_weight=0, show_progress=False)
+    summed = evaluate_ranking(model, processor, rows, candidate_sets, length_normalize=False, prior_weight=0, show_progress=False)
     assert default["mrr"] != summed["mrr"]  # candidates of different lengths rank differently
 
 
@@ -174,7 +188,8 @@ def test_a_model_trained_on_the_answer_ranks_it_first(model, processor, rows):
         CandidateSet(0, ["gg", "clutch save", "nice play"], [1], "manual"),
         CandidateSet(1, ["why", "lol", "clutch save"], [2], "manual"),
     ]
-    metrics = evaluate_ranking(trained, processor, rows, sets, show_progress=False)
+    # the likelihood: the model writes "clutch save" whatever the clip (contrastive scoring would not favour it)
+    metrics = evaluate_ranking(trained, processor, rows, sets, prior_weight=0, show_progress=False)
     assert metrics["recall@1"] == 1.0 and metrics["mrr"] == 1.0 and metrics["protocol"] == "manual"
 
 

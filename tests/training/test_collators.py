@@ -102,6 +102,23 @@ def test_modality_dropout_removes_modalities_per_clip_reproducibly(processor):
         DataCollatorForCommentGeneration(processor, modality_dropout=1.0)
 
 
+def test_unconditional_rate_removes_all_three_modalities_together(processor):
+    rows = toy_rows(200)
+    collator = DataCollatorForCommentGeneration(processor, seed=0, modality_dropout=0.1, unconditional_rate=0.3, video_feature_dim=8)
+    dropped = [collator.dropped_modalities(r) for r in rows]
+    unconditional = np.array([set(d) == {"video", "transcript", "chat"} for d in dropped])
+    # all three at once: about the unconditional rate (0.1 ** 3 = 0.001 from modality dropout alone)
+    assert 0.2 <= unconditional.mean() <= 0.4
+    batch = collator(rows[:20])
+    for i in np.flatnonzero(unconditional[:20]):
+        assert not batch["video_mask"][i].any() and not batch["chat_attention_mask"][i].any()
+        assert not batch["transcript_attention_mask"][i].any()
+    without = DataCollatorForCommentGeneration(processor, seed=0, modality_dropout=0.1, video_feature_dim=8)
+    assert np.mean([len(without.dropped_modalities(r)) == 3 for r in rows]) < 0.05
+    with pytest.raises(ValueError, match="unconditional_rate"):
+        DataCollatorForCommentGeneration(processor, unconditional_rate=1.0)
+
+
 def test_batch_without_frames_still_gets_video_inputs_with_the_feature_size(processor):
     rows = toy_rows(2)
     for row in rows:

@@ -72,14 +72,15 @@ def test_killed_training_resumes_to_the_same_weights(dataset, tmp_path):
         torch.testing.assert_close(resumed[name], tensor, msg=name)
 
 
-def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset, tmp_path):
+def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset, tmp_path, capsys):
     from hf_livechat.cli import main
 
     out = tmp_path / "model"
     argv = ["train", str(dataset), "--output-dir", str(out), "--config", "tiny", "--epochs", "2", "--evaluations", "2",
             "--batch-size", "8", "--warmup-steps", "0", "--logging-steps", "5", "--modality-dropout", "0.2",
-            "--config-overrides", "max_context_comments=6"]
+            "--config-overrides", "max_context_comments=6", "--min-selection-queries", "1"]
     assert main(argv) == 0
+    assert "checkpoint selection: contrastive Recall@1 on" in capsys.readouterr().out
     state = json.loads((out / "trainer_state.json").read_text())
     rankings = [entry for entry in state["log_history"] if "eval_recall@1" in entry]
     assert len(rankings) == 2 and all(0 <= entry["eval_recall@1"] <= 1 for entry in rankings)
@@ -92,6 +93,24 @@ def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset
         torch.testing.assert_close(saved[name], tensor, msg=name)
     config = json.loads((out / "config.json").read_text())
     assert config["max_context_comments"] == 6  # --config-overrides reached the config
+
+
+def test_cli_train_keeps_the_last_weights_when_validation_is_too_small_to_select_on(dataset, tmp_path, capsys):
+    from hf_livechat.cli import main
+
+    out = tmp_path / "model"
+    argv = ["train", str(dataset), "--output-dir", str(out), "--config", "tiny", "--epochs", "2", "--evaluations", "2",
+            "--batch-size", "8", "--warmup-steps", "0"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "checkpoint selection: off, validation has" in printed and "the last weights are kept" in printed
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert sum("eval_recall@1" in entry for entry in state["log_history"]) == 2  # still evaluated, for the log
+    last = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+    assert last.name == f"checkpoint-{state['global_step']}"
+    saved, final = load_file(out / "model.safetensors"), load_file(last / "model.safetensors")
+    for name, tensor in final.items():
+        torch.testing.assert_close(saved[name], tensor, msg=name)
 
 
 def test_cli_train_without_a_validation_split_keeps_the_last_weights(tmp_path, caplog):

@@ -18,7 +18,9 @@ def _train(args):
         text_encoder=args.text_encoder,
         config_overrides=args.config_overrides,
         modality_dropout=args.modality_dropout,
+        unconditional_rate=args.unconditional_rate,
         select_by_ranking=args.evaluations > 0,
+        min_selection_queries=args.min_selection_queries,
     )
     training_args = recipe_training_arguments(
         args.output_dir,
@@ -54,8 +56,9 @@ def _evaluate(args):
     group_of = _column_labeller(args.group_by) if args.group_by else None
     results = evaluate_model(
         args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric,
-        length_normalize=not args.sum_log_probs, group_of=group_of,
+        length_normalize=not args.sum_log_probs, group_of=group_of, prior_weight=args.prior_weight,
     )
+    print(f"scoring: {next(iter(results.values()))['scoring']}")
     print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
     if group_of is not None:
         by_group = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
@@ -145,6 +148,7 @@ def _demo(args):
 
 
 def add_parsers(sub) -> None:
+    from ..evaluation.defaults import DEFAULT_PRIOR_WEIGHT
     from ..training.defaults import TrainingDefaults
 
     p = sub.add_parser("train", help="train LiveChat (optional MLM pretraining, then comment generation)")
@@ -161,7 +165,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--learning-rate", type=float, default=TrainingDefaults.learning_rate, help="peak learning rate of the cosine schedule")
     p.add_argument("--warmup-steps", type=int, default=TrainingDefaults.warmup_steps, help="linear warm-up steps")
     p.add_argument("--modality-dropout", type=float, default=TrainingDefaults.modality_dropout, help="chance that each modality of a training clip is removed")
-    p.add_argument("--evaluations", type=int, default=TrainingDefaults.evaluations, help="validation rankings over the run (best Recall@1 kept); 0: none, keep the last")
+    p.add_argument(
+        "--unconditional-rate",
+        type=float,
+        default=TrainingDefaults.unconditional_rate,
+        help="chance that a training clip loses all three modalities (trains the unconditional model that contrastive ranking and guidance subtract)",
+    )
+    p.add_argument(
+        "--evaluations",
+        type=int,
+        default=TrainingDefaults.evaluations,
+        help=f"validation rankings over the run; the best Recall@1 is kept when validation has >= {TrainingDefaults.min_selection_queries} queries, else the last weights; 0: none",
+    )
+    p.add_argument(
+        "--min-selection-queries",
+        type=int,
+        default=TrainingDefaults.min_selection_queries,
+        help="fewest validation queries to select the kept checkpoint on; with fewer, the last weights are kept",
+    )
     p.add_argument("--logging-steps", type=int, default=TrainingDefaults.logging_steps, help="steps between loss logs")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
@@ -177,6 +198,13 @@ def add_parsers(sub) -> None:
         "--sum-log-probs",
         action="store_true",
         help="score a candidate by the sum of its token log-probabilities (the reference code) instead of the mean",
+    )
+    p.add_argument(
+        "--prior-weight",
+        type=float,
+        default=DEFAULT_PRIOR_WEIGHT,
+        help=f"score log P(c|clip) - W log P(c|no modality): how much the clip raises a candidate (default {DEFAULT_PRIOR_WEIGHT:g}); "
+        "0 ranks by the likelihood alone, the papers' protocol",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the candidate draws")
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")

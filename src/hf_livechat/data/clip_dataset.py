@@ -35,3 +35,19 @@ def dataset_build_info(dataset_dir: str) -> dict:
     if not readme.is_file():
         return {}
     return dict(DatasetCard.load(readme, repo_type="dataset").data.to_dict().get("hf_livechat") or {})
+
+
+def video_feature_statistics(dataset, max_clips: int = 2000, seed: int = 0):
+    """Per-dimension mean and standard deviation of the real frames' features of (up to `max_clips` random clips
+    of) a clip dataset split, as float32 numpy arrays; `None` when it has no frames."""
+    import numpy as np
+
+    if "video_features" not in dataset.column_names or len(dataset) == 0:
+        return None
+    indices = np.random.default_rng(seed).permutation(len(dataset))[:max_clips]
+    clips = dataset.select(np.sort(indices))["video_features"]
+    frames = [np.asarray(f, dtype=np.float64).reshape(-1, np.shape(f)[-1]) for f in clips if f is not None and np.size(f)]
+    if not frames:
+        return None
+    frames = np.concatenate(frames)
+    return frames.mean(0).astype(np.float32), frames.std(0).astype(np.float32)

@@ -15,6 +15,7 @@ the `evaluate`-based metrics load on first use.
 from importlib import import_module
 
 from .candidates import PROTOCOLS, CandidateError, CandidateSet, CandidateSets, build_candidates
+from .defaults import DEFAULT_PRIOR_WEIGHT
 from .ranking_metrics import RankingInputError, ground_truth_ranks, paper_ranks
 
 
@@ -22,6 +23,7 @@ _LAZY = {
     "rank_candidates": ".scoring",
     "evaluate_ranking": ".scoring",
     "score_candidates_one_by_one": ".scoring",
+    "unconditional_scores": ".scoring",
     "distinct_n": ".generation_metrics",
     "perplexity": ".generation_metrics",
 }
@@ -34,6 +36,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "DEFAULT_PRIOR_WEIGHT",
     "PROTOCOLS",
     "CandidateError",
     "CandidateSet",
@@ -47,4 +50,5 @@ __all__ = [
     "perplexity",
     "rank_candidates",
     "score_candidates_one_by_one",
+    "unconditional_scores",
 ]

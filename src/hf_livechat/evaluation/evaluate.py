@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .candidates import build_candidates
+from .defaults import DEFAULT_PRIOR_WEIGHT
 
 
 RANKING_COLUMNS = ("recall@1", "recall@2", "recall@5", "recall@10", "mean_rank", "mrr")
@@ -34,6 +35,10 @@ def evaluate_model(
     show_progress: bool = True,
     group_of: Callable[[Mapping, str], str] | None = None,
     length_normalize: bool = True,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    compare_prior_weights: Sequence[float] = (),
+    model=None,
+    processor=None,
 ) -> dict[str, dict]:
     """Ranks each clip's candidate comments with the model, once per ablation (`()` = all modalities).
 
@@ -42,15 +47,21 @@ def evaluate_model(
     With `group_of` (`(clip row, ground-truth text) -> label`, e.g. which modality the true comment answers), each
     setting also holds `"recall@1 by group"` (see `evaluate_ranking`). `length_normalize=False` scores a candidate
     by the sum of its token log-probabilities (the reference code) instead of the mean.
+
+    Candidates are scored by `log P(c | clip) - prior_weight * log P(c | no modality)` (`0`: the likelihood, the
+    papers' protocol; each setting's `"scoring"` names it). The unconditional pass runs once and serves every
+    ablation. `compare_prior_weights` adds each setting's metrics at other weights (`"by prior weight"`), from the
+    same passes. `model` / `processor` skip loading them from `model_dir`.
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..data.clip_dataset import load_clip_dataset
-    from .scoring import evaluate_ranking
+    from .scoring import evaluate_ranking, unconditional_scores
 
-    model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()
+    if model is None:
+        model = LiveChatForCommentGeneration.from_pretrained(model_dir).eval()
     if device:
         model.to(device)
-    processor = LiveChatProcessor.from_pretrained(model_dir)
+    processor = processor or LiveChatProcessor.from_pretrained(model_dir)
     dataset = load_clip_dataset(dataset_dir, split)
     rows = [dataset[i] for i in range(len(dataset))]
     train_comments = None
@@ -65,6 +76,9 @@ def evaluate_model(
             "same video: evaluate longer VODs)"
         )
     groups = [group_of(rows[s.query_index], s.positives[0]) for s in candidate_sets] if group_of else None
+    prior_scores = None
+    if prior_weight or any(compare_prior_weights):
+        prior_scores = unconditional_scores(model, processor, candidate_sets, batch_size, length_normalize=length_normalize)
     results = {}
     for ablate in ablations:
         ablate = tuple(ablate)
@@ -80,6 +94,9 @@ def evaluate_model(
             show_progress=show_progress,
             groups=groups,
             length_normalize=length_normalize,
+            prior_weight=prior_weight,
+            prior_scores=prior_scores,
+            compare_prior_weights=compare_prior_weights,
         )
         metrics["skipped"] = dict(candidate_sets.skipped)
         results[name] = metrics

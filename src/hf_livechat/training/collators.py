@@ -39,6 +39,10 @@ class DataCollatorForCommentGeneration:
         modality_dropout: probability that each modality of each clip is removed, drawn anew every epoch (with
             `random_target`) like the target: users often have the video only, and a model that never saw a
             modality missing in training does not know what to do without it.
+        unconditional_rate: probability that a clip loses all three modalities at once (drawn before
+            `modality_dropout`), as classifier-free guidance trains its unconditional model: the same weights then
+            know what chat says with no clip at all, which contrastive ranking (`prior_weight`) and guided decoding
+            (`guidance_scale`) subtract.
         video_feature_dim: size of a frame feature; with it, a batch whose clips have no frames still gets
             `(0, dim)` video inputs, so every parameter takes part in every step (DDP needs that).
     """
@@ -49,12 +53,14 @@ class DataCollatorForCommentGeneration:
     seed: int = 0
     drop_modalities: tuple[str, ...] = ()
     modality_dropout: float = 0.0
+    unconditional_rate: float = 0.0
     video_feature_dim: int | None = None
     epoch: int = 0
 
     def __post_init__(self):
-        if not 0 <= self.modality_dropout < 1:
-            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
+        for name in ("modality_dropout", "unconditional_rate"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
     def choose_target(self, row: dict) -> str:
         comments = row["response_comments"]
@@ -67,14 +73,18 @@ class DataCollatorForCommentGeneration:
         return comments[_stable_index(key, len(comments))]["text"]
 
     def dropped_modalities(self, row: dict) -> tuple[str, ...]:
-        """The modalities modality dropout removes from this clip in this epoch (a hash draw, as the target)."""
+        """The modalities removed from this clip in this epoch (hash draws, as the target): all of them with
+        probability `unconditional_rate`, else each with probability `modality_dropout`."""
+        epoch = self.epoch if self.random_target else 0
+
+        def drawn(name: str, probability: float) -> bool:
+            return _stable_index(f"{self.seed}:{epoch}:{row.get('clip_id')}:{name}", 1_000_000) < probability * 1_000_000
+
+        if self.unconditional_rate and drawn("unconditional", self.unconditional_rate):
+            return MODALITIES
         if not self.modality_dropout:
             return ()
-        epoch = self.epoch if self.random_target else 0
-        return tuple(
-            name for name in MODALITIES
-            if _stable_index(f"{self.seed}:{epoch}:{row.get('clip_id')}:{name}", 1_000_000) < self.modality_dropout * 1_000_000
-        )
+        return tuple(name for name in MODALITIES if drawn(name, self.modality_dropout))
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         targets = [self.choose_target(r) for r in rows]

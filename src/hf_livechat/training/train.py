@@ -16,7 +16,7 @@ import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_seed
 from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
-from ..data.clip_dataset import dataset_build_info, load_clip_dataset
+from ..data.clip_dataset import dataset_build_info, load_clip_dataset, video_feature_statistics
 from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
 from ..models.livechat.configuration_livechat import PRESET_NAMES
 from ..tokenization import load_tokenizer
@@ -68,10 +68,20 @@ class LiveChatRecipeArguments:
         metadata={"help": "probability that each modality of a training clip is removed (anew every epoch), so the model "
                   "also works with the video only, or without chat or transcript"},
     )
+    unconditional_rate: float = field(
+        default=TrainingDefaults.unconditional_rate,
+        metadata={"help": "probability that a training clip loses all three modalities at once, so that the same model "
+                  "knows what chat says without a clip (contrastive ranking and guided decoding subtract it)"},
+    )
     select_by_ranking: bool = field(
         default=True,
         metadata={"help": "rank the eval split's livechat candidates at every evaluation and keep the checkpoint with the "
-                  "best Recall@1 (needs load_best_model_at_end and an eval split)"},
+                  "best (contrastive) Recall@1, when the split has at least min_selection_queries queries (needs "
+                  "load_best_model_at_end and an eval split); otherwise the last weights are kept"},
+    )
+    min_selection_queries: int = field(
+        default=TrainingDefaults.min_selection_queries,
+        metadata={"help": "fewest validation queries to select a checkpoint on; with fewer the last weights are kept"},
     )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation")
@@ -241,6 +251,10 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         model = _pretrained_or_fresh(recipe, args, config, processor, train_set)
     if feature_dim and model.config.video_feature_dim != feature_dim:
         raise ValueError(f"the dataset has {feature_dim}-d frame features but the model expects {model.config.video_feature_dim}")
+    if not recipe.init_from and feature_dim:
+        statistics = video_feature_statistics(train_set, seed=args.seed)
+        if statistics is not None:
+            model.get_encoder().set_video_feature_statistics(*(torch.from_numpy(s) for s in statistics))
 
     check_launch(args)
     args.remove_unused_columns = False
@@ -254,7 +268,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
     video_feature_dim = model.config.video_feature_dim
     collator = DataCollatorForCommentGeneration(
         processor, random_target=True, training=True, seed=args.seed, modality_dropout=recipe.modality_dropout,
-        video_feature_dim=video_feature_dim,
+        unconditional_rate=recipe.unconditional_rate, video_feature_dim=video_feature_dim,
     )
     trainer = LiveChatTrainer(
         model=model,
@@ -270,8 +284,17 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         ranking_rows=ranking_rows,
     )
     if trainer.ranking_sets is not None and args.load_best_model_at_end and args.metric_for_best_model in (None, "loss", "eval_loss"):
-        # select the kept checkpoint by what the model is used for: ranking comments
-        args.metric_for_best_model, args.greater_is_better = "recall@1", True
+        queries = len(trainer.ranking_sets)
+        if queries >= recipe.min_selection_queries:
+            # select the kept checkpoint by what the model is used for: ranking comments
+            args.metric_for_best_model, args.greater_is_better = "recall@1", True
+            print(f"checkpoint selection: contrastive Recall@1 on {queries} validation queries")
+        else:
+            args.load_best_model_at_end = False
+            print(
+                f"checkpoint selection: off, validation has {queries} livechat queries (fewer than "
+                f"{recipe.min_selection_queries}: one query moves Recall@1 by {1 / queries:.3f}); the last weights are kept"
+            )
     trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
     trainer.save_model(args.output_dir)
     trainer.save_state()  # trainer_state.json: the log history, and which checkpoint was kept as the best

@@ -74,6 +74,9 @@ class LiveChatPreTrainedModel(PreTrainedModel):
             init.normal_(module.null_embedding, mean=0.0, std=std)
         elif isinstance(module, LiveChatPretrainingHead):
             init.zeros_(module.bias)
+        if isinstance(module, LiveChatEncoder) and hasattr(module, "video_feature_mean"):
+            init.zeros_(module.video_feature_mean)
+            init.ones_(module.video_feature_std)
 
 
 class LiveChatEncoder(LiveChatPreTrainedModel):
@@ -91,6 +94,11 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         self.modalities = tuple(modalities)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
         if "video" in self.modalities:
+            # Frame features are standardised per dimension with statistics of the training frames
+            # (`set_video_feature_statistics`; identity until set). Pooled CNN features are non-negative and
+            # dominated by the mean frame, which otherwise swamps what tells one frame from another.
+            self.register_buffer("video_feature_mean", torch.zeros(config.video_feature_dim))
+            self.register_buffer("video_feature_std", torch.ones(config.video_feature_dim))
             self.video_projection = nn.Linear(config.video_feature_dim, config.d_model)
             self.video_encoder = LiveChatSequenceEncoder(config, config.max_video_frames + 1)
         if config.text_encoder is not None:
@@ -138,6 +146,20 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
                 raise ValueError(f"{name_or_path} lacks weights of the configured text encoder: {missing[:5]}")
         return self
 
+    @torch.no_grad()
+    def set_video_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor, min_std: float = 1e-2):
+        """Per-dimension mean and standard deviation of the training frames' features, used to standardise every
+        frame (saved with the weights). Dimensions that barely vary are divided by `min_std` at most."""
+        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+        if mean.shape != self.video_feature_mean.shape or std.shape != self.video_feature_std.shape:
+            raise ValueError(
+                f"video feature statistics must have shape ({self.config.video_feature_dim},), got "
+                f"{tuple(mean.shape)} and {tuple(std.shape)}"
+            )
+        self.video_feature_mean.copy_(mean)
+        self.video_feature_std.copy_(std.clamp_min(min_std))
+        return self
+
     def _batch_size(self, video_features, transcript_input_ids, chat_input_ids) -> int:
         sizes = {name: t.shape[0] for name, t in (("video_features", video_features), ("transcript_input_ids", transcript_input_ids), ("chat_input_ids", chat_input_ids)) if t is not None}
         if not sizes:
@@ -168,7 +190,8 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         if video_mask is None:
             video_mask = torch.ones(video_features.shape[:2], dtype=torch.long, device=video_features.device)
         self._check_mask("video_mask", video_mask, video_features.shape[:2])
-        embeds = self.video_projection(video_features.to(self.video_projection.weight.dtype))
+        standardized = (video_features.float() - self.video_feature_mean.float()) / self.video_feature_std.float()
+        embeds = self.video_projection(standardized.to(self.video_projection.weight.dtype))
         return self.video_encoder(embeds, video_mask, **kwargs)
 
     def encode_transcript(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:

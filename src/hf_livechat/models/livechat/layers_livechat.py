@@ -333,7 +333,7 @@ class LiveChatCopyHead(nn.Module):
         scores = scores.masked_fill(~source_mask.bool().unsqueeze(1), torch.finfo(scores.dtype).min)
         attention = scores.softmax(-1)
         context = torch.matmul(attention.to(source_states.dtype), source_states).reshape(batch_size, length, d_model)
-        attention = attention.reshape(batch_size, length, -1)
+        attention = attention.reshape(batch_size, length, source_states.shape[1])
         has_source = source_mask.bool().any(-1).repeat_interleave(candidates_per_memory)
         gate = torch.sigmoid(self.gate(torch.cat([hidden_states, context], dim=-1)).float())
         return attention, gate * has_source[:, None, None]

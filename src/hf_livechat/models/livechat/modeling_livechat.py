@@ -11,8 +11,8 @@ from typing import Unpack
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import GenerationMixin
-from transformers.cache_utils import EncoderDecoderCache
+from transformers import GenerationMixin, LogitsProcessor
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
@@ -29,6 +29,57 @@ from .backbone_livechat import (
 )
 from .configuration_livechat import LiveChatConfig
 from .layers_livechat import LiveChatCopyHead, LiveChatPretrainingHead
+
+
+class LiveChatGuidanceLogitsProcessor(LogitsProcessor):
+    r"""Classifier-free guidance for LiveChat (Ho & Salimans, 2022; Sanchez et al., 2023): next-token log-probabilities
+    become `uncond + guidance_scale * (cond - uncond)`, where `uncond` comes from the same decoder reading null
+    memories (every modality absent). A comment that chat always writes scores the same with or without the clip and
+    loses its edge; what this moment adds is amplified. `guidance_scale=1` is plain decoding.
+
+    The unconditional decoder runs on the rows `generate` passes (beams and samples included) with its own cache.
+    Beam search reorders rows between steps; each row's cache is taken from the row of the previous step whose
+    tokens it extends, and recomputed when no row matches.
+
+    Args:
+        model ([`LiveChatForCommentGeneration`]): the model being decoded.
+        guidance_scale (`float`): 1 is plain decoding; above 1 favours what the clip adds over what chat always says.
+    """
+
+    def __init__(self, model: "LiveChatForCommentGeneration", guidance_scale: float):
+        self.model = model
+        self.guidance_scale = float(guidance_scale)
+        self._null_memories = None
+        self._cache = None
+        self._previous_ids = None
+
+    def _unconditional_logits(self, input_ids: torch.LongTensor) -> torch.FloatTensor:
+        if self._null_memories is None:
+            self._null_memories = self.model.null_encoder_outputs(1)
+        reuse = None
+        if self._cache is not None and self._previous_ids.shape[1] == input_ids.shape[1] - 1:
+            extends = (input_ids[:, None, :-1] == self._previous_ids[None]).all(-1)
+            if bool(extends.any(-1).all()):
+                reuse = extends.float().argmax(-1)
+        if reuse is None:
+            self._cache = EncoderDecoderCache(DynamicCache(config=self.model.config), DynamicCache(config=self.model.config))
+            new_tokens = input_ids
+        else:
+            self._cache.reorder_cache(reuse)
+            new_tokens = input_ids[:, -1:]
+        memories = self._null_memories.expand_batch(input_ids.shape[0])
+        hidden_states = self.model.model.decoder(
+            input_ids=new_tokens, encoder_outputs=memories, past_key_values=self._cache, use_cache=True
+        ).last_hidden_state[:, -1:]
+        self._previous_ids = input_ids
+        return self.model.compute_logits(hidden_states, memories)[:, -1]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        conditional = scores.float().log_softmax(-1)
+        if self.guidance_scale == 1:
+            return conditional.to(scores.dtype)
+        unconditional = self._unconditional_logits(input_ids).float().log_softmax(-1)
+        return (unconditional + self.guidance_scale * (conditional - unconditional)).to(scores.dtype)
 
 
 class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
@@ -191,38 +242,42 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             )
         return super().generate(video_features=video_features, **kwargs)
 
-    @torch.no_grad()
-    def score_candidates(
+    def null_encoder_outputs(self, batch_size: int = 1) -> LiveChatEncoderOutput:
+        """Encoder outputs with every modality absent (each memory is its null slot alone): what the model knows of
+        a comment before it sees a clip. The same for every row, so one row can be expanded to any batch."""
+        encoder = self.get_encoder()
+        empty = encoder._empty_inputs(batch_size, None, None, None)
+        return encoder(**dict(zip(("video_features", "transcript_input_ids", "chat_input_ids"), empty)))
+
+    def _get_logits_processor(self, generation_config, *args, **kwargs):
+        # `guidance_scale` means classifier-free guidance on null memories here (LiveChatGuidanceLogitsProcessor),
+        # not transformers' decoder-only version, which would re-run the model on a negative prompt.
+        guidance_scale = generation_config.guidance_scale
+        if guidance_scale is None or guidance_scale == 1:
+            return super()._get_logits_processor(generation_config, *args, **kwargs)
+        generation_config.guidance_scale = None
+        try:
+            processors = super()._get_logits_processor(generation_config, *args, **kwargs)
+        finally:
+            generation_config.guidance_scale = guidance_scale
+        processors.insert(0, LiveChatGuidanceLogitsProcessor(self, guidance_scale))
+        return processors
+
+    def _candidate_log_likelihood(
         self,
-        candidate_ids: torch.LongTensor,
-        candidate_attention_mask: torch.LongTensor | None = None,
-        length_normalize: bool = True,
-        **model_inputs,
+        labels: torch.LongTensor,
+        encoder_outputs: LiveChatEncoderOutput,
+        candidates_per_memory: int,
+        length_normalize: bool,
     ) -> torch.FloatTensor:
-        """Log-likelihood of candidate comments, the encoders run once per query.
-
-        Args:
-            candidate_ids: `(batch_size, num_candidates, length)` candidate token ids ending with `[SEP]` (pad after).
-            candidate_attention_mask: 1 for real tokens; defaults to `candidate_ids != pad`.
-            length_normalize: mean instead of sum of token log-probabilities.
-            model_inputs: the encoder inputs (video_features, transcript_input_ids, chat_input_ids, masks).
-
-        Returns:
-            `(batch_size, num_candidates)` scores; higher is more likely.
-        """
-        batch_size, num_candidates, length = candidate_ids.shape
-        if candidate_attention_mask is None:
-            candidate_attention_mask = candidate_ids.ne(self.config.pad_token_id).long()
-        labels = candidate_ids.reshape(-1, length).masked_fill(candidate_attention_mask.reshape(-1, length) == 0, -100)
+        """Per-candidate log-likelihood `(rows,)` of `labels` (`-100` after each candidate's end), each memory row
+        read by `candidates_per_memory` consecutive label rows."""
         decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
-        # The encoders run once per clip; the decoder folds each clip's candidates onto its memories, so nothing is
-        # expanded per candidate.
-        encoder_outputs = self.get_encoder()(**model_inputs)
         hidden_states = self.model.decoder(
             input_ids=decoder_input_ids,
             encoder_outputs=encoder_outputs,
             use_cache=False,
-            candidates_per_memory=num_candidates,
+            candidates_per_memory=candidates_per_memory,
         ).last_hidden_state
         # The vocabulary projection is the costliest step: run it on target tokens only, not on padding.
         is_target = labels.ne(-100)
@@ -235,16 +290,75 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
                 hidden_states,
                 encoder_outputs.copy_source_states.to(hidden_states.dtype),
                 encoder_outputs.copy_source_mask,
-                candidates_per_memory=num_candidates,
+                candidates_per_memory=candidates_per_memory,
             )
-            source_ids = encoder_outputs.copy_source_ids[candidate_index // num_candidates]
+            source_ids = encoder_outputs.copy_source_ids[candidate_index // candidates_per_memory]
             copy = (attention[is_target] * source_ids.eq(targets[:, None])).sum(-1)
             gate = gate[is_target].squeeze(-1)
             token_logprobs = ((1 - gate) * token_logprobs.exp() + gate * copy).clamp_min(1e-12).log()
-        scores = token_logprobs.new_zeros(batch_size * num_candidates).index_add_(0, candidate_index, token_logprobs)
+        scores = token_logprobs.new_zeros(labels.shape[0]).index_add_(0, candidate_index, token_logprobs)
         if length_normalize:
             scores = scores / is_target.sum(-1).clamp(min=1)
+        return scores
+
+    @torch.no_grad()
+    def score_candidates(
+        self,
+        candidate_ids: torch.LongTensor,
+        candidate_attention_mask: torch.LongTensor | None = None,
+        length_normalize: bool = True,
+        prior_weight: float = 0.0,
+        prior_scores: torch.FloatTensor | None = None,
+        **model_inputs,
+    ) -> torch.FloatTensor:
+        """Scores candidate comments: `log P(c | clip) - prior_weight * log P(c | no modality)`, the encoders run once
+        per query.
+
+        At `prior_weight=0` this is the papers' likelihood; at 1 the pointwise mutual information of comment and
+        clip, which ranks a comment by how much the clip raises it rather than by how often chat writes it.
+
+        Args:
+            candidate_ids: `(batch_size, num_candidates, length)` candidate token ids ending with `[SEP]` (pad after).
+            candidate_attention_mask: 1 for real tokens; defaults to `candidate_ids != pad`.
+            length_normalize: mean instead of sum of token log-probabilities (for both terms).
+            prior_weight: weight of the unconditional term.
+            prior_scores: `(batch_size, num_candidates)` unconditional scores already computed
+                ([`~LiveChatForCommentGeneration.unconditional_candidate_scores`]), e.g. shared by several ablations.
+            model_inputs: the encoder inputs (video_features, transcript_input_ids, chat_input_ids, masks).
+
+        Returns:
+            `(batch_size, num_candidates)` scores; higher is better.
+        """
+        batch_size, num_candidates, length = candidate_ids.shape
+        labels = self._candidate_labels(candidate_ids, candidate_attention_mask)
+        # The decoder folds each clip's candidates onto that clip's memories, so nothing is expanded per candidate.
+        scores = self._candidate_log_likelihood(labels, self.get_encoder()(**model_inputs), num_candidates, length_normalize)
+        scores = scores.view(batch_size, num_candidates)
+        if prior_weight:
+            if prior_scores is None:
+                prior_scores = self.unconditional_candidate_scores(candidate_ids, candidate_attention_mask, length_normalize)
+            scores = scores - prior_weight * prior_scores.to(scores)
+        return scores
+
+    @torch.no_grad()
+    def unconditional_candidate_scores(
+        self,
+        candidate_ids: torch.LongTensor,
+        candidate_attention_mask: torch.LongTensor | None = None,
+        length_normalize: bool = True,
+    ) -> torch.FloatTensor:
+        """`log P(c | no modality)` of each candidate `(batch_size, num_candidates)`: every candidate of the batch
+        reads one shared set of null memories."""
+        batch_size, num_candidates, _ = candidate_ids.shape
+        labels = self._candidate_labels(candidate_ids, candidate_attention_mask)
+        scores = self._candidate_log_likelihood(labels, self.null_encoder_outputs(1), labels.shape[0], length_normalize)
         return scores.view(batch_size, num_candidates)
+
+    def _candidate_labels(self, candidate_ids, candidate_attention_mask) -> torch.LongTensor:
+        length = candidate_ids.shape[-1]
+        if candidate_attention_mask is None:
+            candidate_attention_mask = candidate_ids.ne(self.config.pad_token_id).long()
+        return candidate_ids.reshape(-1, length).masked_fill(candidate_attention_mask.reshape(-1, length) == 0, -100)
 
 
 class LiveChatForPretraining(LiveChatPreTrainedModel):
@@ -309,6 +423,7 @@ class LiveChatForPretraining(LiveChatPreTrainedModel):
 
 
 __all__ = [
+    "LiveChatGuidanceLogitsProcessor",
     "LiveChatPreTrainedModel",
     "LiveChatEncoder",
     "LiveChatDecoder",

@@ -51,6 +51,14 @@ class LiveChatEncoderOutput(ModelOutput):
     def memories(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         return {modality: (self[f"{modality}_last_hidden_state"], self[f"{modality}_attention_mask"]) for modality in MODALITIES}
 
+    def expand_batch(self, batch_size: int) -> "LiveChatEncoderOutput":
+        """These outputs of one row repeated to `batch_size` rows (views, no copy); layer outputs are left out."""
+        fields = {name: value for name, value in self.items() if name not in ("hidden_states", "attentions")}
+        for name, value in fields.items():
+            if value.shape[0] != 1:
+                raise ValueError(f"expand_batch needs outputs of one row, {name} has {value.shape[0]}")
+        return LiveChatEncoderOutput(**{name: value.expand(batch_size, *value.shape[1:]) for name, value in fields.items()})
+
 
 @dataclass
 class LiveChatModelOutput(ModelOutput):
