@@ -1,77 +1,162 @@
-"""The training defaults on the world family: R@1 by the modality each ground truth answers, with and without it.
+"""The training defaults on the world family, judged on a second draw of each world: R@1 by the modality each
+ground truth answers, with and without that modality, under the likelihood and the contrastive score side by side.
 
-    python bench/bench_worlds.py [--root livechat-worlds] [--variants quickstart,noisy,overlap,copy]
-                                 [--train-args "--epochs 60"] [--tag default]
+    python bench/bench_worlds.py [--root livechat-worlds] [--variants quickstart,noisy,...] [--tag default]
+                                 [--train-args "--epochs 60"] [--draw2-streams 24] [--smoke]
 
 For each variant of `hf_livechat.synthetic.WORLD_VARIANTS` it runs the README's commands (each step is skipped when
 its output exists): `make-stream --variant V` (40 streams x 8 min, seed = the variant's index), `build-dataset
 --feature-model efficientnet-lite0 --frame-size 112 --selection all`, `train DATA --output-dir M --config small`
-(plus `--train-args`, for experiments; nothing else by default), then `evaluate --protocol livechat` with every
-modality and with each one removed. It prints, per world, Recall@1 on the test queries whose ground-truth comment
-answers a video, transcript or chat cue (from the worlds' `*.truth.json` logs), and the drop when that modality is
-removed; the acceptance bar is R@1 >= 0.6 and a drop >= 0.3 for every modality of every world. Figures go to
-`<root>/<variant>/<tag>.json`.
+(plus `--train-args`, for experiments; nothing else by default). It then draws the world again with another seed
+(`1000 +` the variant's index, the same rules, `--draw2-streams` streams), builds every clip of that draw into one
+`test` split, and ranks the `livechat` protocol's candidates of all of them with every modality and with each one
+removed. The figures are R@1 on the queries whose ground-truth comment answers a video, transcript or chat cue
+(from the draw's `*.truth.json` logs) and the drop when that modality is removed, under the likelihood
+(`prior_weight=0`, the papers' protocol) and the contrastive score (`DEFAULT_PRIOR_WEIGHT`); the bar is R@1 >= 0.7
+and a drop >= 0.3 for every modality of every world. Both scores come from the same forward passes, and so does
+the sweep of prior weights printed last. Figures go to `<root>/<variant>/<tag>.json`.
+
+`--smoke` runs the whole chain on toy sizes (two short streams per draw, the `tiny` model, one epoch) in a scratch
+folder: it checks the script, not the defaults.
 """
 
 import argparse
 import json
 import shlex
+import tempfile
 import time
 from pathlib import Path
 
 from hf_livechat.cli import main as cli
+from hf_livechat.evaluation.defaults import DEFAULT_PRIOR_WEIGHT
 from hf_livechat.evaluation.evaluate import evaluate_model
 from hf_livechat.synthetic import MODALITIES, WORLD_VARIANTS
 from hf_livechat.synthetic.truth import comment_cue_labels
 
 
-def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str) -> dict:
-    world = root / variant
-    streams, dataset, model = world / "streams", world / "dataset", world / f"model-{tag}"
-    timings = {}
-    for step, done, argv in (
-        ("make-stream", streams / "manifest.jsonl",
-         ["make-stream", "--variant", variant, "--out", str(streams), "--num-streams", "40", "--duration", "480", "--seed", str(seed)]),
-        ("build-dataset", dataset / "README.md",
-         ["build-dataset", str(streams / "manifest.jsonl"), "--out", str(dataset), "--feature-model", "efficientnet-lite0",
-          "--frame-size", "112", "--selection", "all"]),
-        ("train", model / "model.safetensors", ["train", str(dataset), "--output-dir", str(model), "--config", "small", *train_args]),
-    ):
-        start = time.perf_counter()
-        if not done.exists() and cli(argv) != 0:
-            raise SystemExit(f"{variant}: {step} failed")
-        timings[step] = round(time.perf_counter() - start, 1)
-    results = evaluate_model(
-        str(model), str(dataset), "test", "livechat", [(), *[(m,) for m in MODALITIES]],
-        show_progress=False, group_of=comment_cue_labels(streams),
-    )
-    by_group = {name: {k.split(" (")[0]: v for k, v in m["recall@1 by group"].items()} for name, m in results.items()}
-    counts = {k.split(" (")[0]: int(k.split("(")[1].rstrip(")")) for k in results["full"]["recall@1 by group"]}
-    report = {
-        "variant": variant, "train_args": train_args, "timings": timings, "counts": counts,
+PRIOR_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+SMOKE = dict(num_streams=2, draw2_streams=2, duration=300, frame_size=32, train_args=["--config", "tiny", "--epochs", "1"])
+
+
+def _run(step: str, done: Path, argv: list[str], timings: dict) -> None:
+    start = time.perf_counter()
+    if not done.exists() and cli(argv) != 0:
+        raise SystemExit(f"{step} failed: hf-livechat {' '.join(argv)}")
+    timings[step] = round(time.perf_counter() - start, 1)
+
+
+def _draw(world: Path, name: str, variant: str, seed: int, streams: int, duration: float, frame_size: int, timings, all_test=False):
+    """Writes and builds one draw of a world; `all_test` puts every clip in the test split."""
+    stream_dir, dataset = world / f"streams{name}", world / f"dataset{name}"
+    _run(f"make-stream{name}", stream_dir / "manifest.jsonl", ["make-stream", "--variant", variant, "--out", str(stream_dir),
+         "--num-streams", str(streams), "--duration", str(duration), "--seed", str(seed)], timings)
+    manifest = stream_dir / "manifest.jsonl"
+    if all_test:
+        manifest = stream_dir / "manifest-test.jsonl"
+        if not manifest.exists():
+            rows = [json.loads(line) for line in (stream_dir / "manifest.jsonl").read_text().splitlines() if line.strip()]
+            manifest.write_text("".join(json.dumps({**row, "split": "test"}) + "\n" for row in rows))
+    _run(f"build-dataset{name}", dataset / "README.md", ["build-dataset", str(manifest), "--out", str(dataset),
+         "--feature-model", "efficientnet-lite0", "--frame-size", str(frame_size), "--selection", "all"], timings)
+    return stream_dir, dataset
+
+
+def _by_group(metrics: dict) -> dict[str, float]:
+    return {key.split(" (")[0]: value for key, value in metrics["recall@1 by group"].items()}
+
+
+def _summary(results: dict) -> dict:
+    """R@1 overall and by tied modality, and the drop when that modality is removed, for one scoring."""
+    by_group = {name: _by_group(m) for name, m in results.items()}
+    return {
         "recall@1": {name: m["recall@1"] for name, m in results.items()},
         "recall@1 by group": by_group,
         "drop": {m: by_group["full"].get(m, float("nan")) - by_group[f"no {m}"].get(m, float("nan")) for m in MODALITIES},
+    }
+
+
+def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str, sizes: dict) -> dict:
+    world = root / variant
+    timings = {}
+    _, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings)
+    model = world / f"model-{tag}"
+    _run("train", model / "model.safetensors",
+         ["train", str(dataset), "--output-dir", str(model), "--config", "small", *train_args], timings)
+    streams2, dataset2 = _draw(world, "-draw2", variant, 1000 + seed, sizes["draw2_streams"], sizes["duration"],
+                               sizes["frame_size"], timings, all_test=True)
+    start = time.perf_counter()
+    results = evaluate_model(
+        str(model), str(dataset2), "test", "livechat", [(), *[(m,) for m in MODALITIES]],
+        show_progress=False, group_of=comment_cue_labels(streams2), prior_weight=DEFAULT_PRIOR_WEIGHT,
+        compare_prior_weights=PRIOR_SWEEP,
+    )
+    timings["evaluate"] = round(time.perf_counter() - start, 1)
+    first = results["full"]
+    counts = {key.split(" (")[0]: int(key.split("(")[1].rstrip(")")) for key in first["recall@1 by group"]}
+    scorings = {
+        f"prior {weight:g}": _summary({name: m["by prior weight"][weight] for name, m in results.items()}) for weight in PRIOR_SWEEP
+    }
+    report = {
+        "variant": variant, "tag": tag, "train_args": train_args, "timings": timings, "num_queries": first["num_queries"],
+        "counts": counts, "default prior weight": DEFAULT_PRIOR_WEIGHT,
+        "likelihood": scorings["prior 0"], "contrastive": scorings[f"prior {DEFAULT_PRIOR_WEIGHT:g}"], "sweep": scorings,
     }
     (world / f"{tag}.json").write_text(json.dumps(report, indent=1))
     return report
 
 
+def _cells(summary: dict, counts: dict) -> str:
+    group = summary["recall@1 by group"]["full"]
+    return f"{summary['recall@1']['full']:>6.3f}" + "".join(
+        f"{group.get(m, float('nan')):>8.3f}/{summary['drop'][m]:<6.3f}" for m in MODALITIES
+    )
+
+
+def print_tables(reports: list[dict], tag: str, train_args: str) -> None:
+    print(f"\nsetting: {tag} (train args: {train_args or 'none'}); every clip of a second draw of each world, "
+          f"livechat protocol; R@1 / drop when the modality is removed")
+    head = f"{'all':>6}" + "".join(f"{m[:5] + ' R@1/drop':>15}" for m in MODALITIES)
+    print(f"{'world':<11}{'queries (v/t/c/filler)':>24} | likelihood {head} | contrastive ({DEFAULT_PRIOR_WEIGHT:g}) {head}")
+    for r in reports:
+        c = r["counts"]
+        n = f"{r['num_queries']} ({c.get('video', 0)}/{c.get('transcript', 0)}/{c.get('chat', 0)}/{c.get('filler', 0)})"
+        print(f"{r['variant']:<11}{n:>24} | {'':>10} {_cells(r['likelihood'], c)} | {'':>16}{_cells(r['contrastive'], c)}")
+    print("\nR@1 on all queries by prior weight (the same forward passes):")
+    print(f"{'world':<11}" + "".join(f"{w:>8g}" for w in PRIOR_SWEEP))
+    for r in reports:
+        print(f"{r['variant']:<11}" + "".join(f"{r['sweep'][f'prior {w:g}']['recall@1']['full']:>8.3f}" for w in PRIOR_SWEEP))
+    print("\nR@1 on the tied queries of every modality of every world, by prior weight:")
+    for w in PRIOR_SWEEP:
+        tied = [r["sweep"][f"prior {w:g}"]["recall@1 by group"]["full"].get(m, float("nan")) for r in reports for m in MODALITIES]
+        print(f"  {w:g}: mean {sum(tied) / len(tied):.3f}, worst {min(tied):.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("livechat-worlds"))
-    parser.add_argument("--variants", default=",".join(WORLD_VARIANTS))
+    parser.add_argument("--root", type=Path, default=Path("livechat-worlds"), help="folder of the worlds, models and figures")
+    parser.add_argument("--variants", default=",".join(WORLD_VARIANTS), help="comma-separated worlds of the family")
     parser.add_argument("--train-args", default="", help="extra `hf-livechat train` arguments (experiments only)")
     parser.add_argument("--tag", default="default", help="name of this setting's model folder and figures file")
+    parser.add_argument("--draw2-streams", type=int, default=24, help="streams in the second draw every clip of which is ranked")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes in a scratch folder: checks the script in seconds")
     args = parser.parse_args()
+    sizes = dict(num_streams=40, draw2_streams=args.draw2_streams, duration=480, frame_size=112)
+    train_args = shlex.split(args.train_args)
+    variants = args.variants.split(",")
+    scratch = None
+    if args.smoke:
+        scratch = tempfile.TemporaryDirectory()
+        args.root, variants = Path(scratch.name), variants[:1] if args.variants != ",".join(WORLD_VARIANTS) else ["quickstart"]
+        sizes.update({k: v for k, v in SMOKE.items() if k != "train_args"})
+        train_args = SMOKE["train_args"] + train_args
     names = list(WORLD_VARIANTS)
-    reports = [run_world(args.root, v, names.index(v), shlex.split(args.train_args), args.tag) for v in args.variants.split(",")]
-    print(f"\nsetting: {args.tag} (train args: {args.train_args or 'none'})")
-    print(f"{'world':<12}{'R@1':>7}" + "".join(f"{m + ' (n)':>18}{'drop':>7}" for m in MODALITIES) + f"{'filler R@1':>12}")
-    for r in reports:
-        g = r["recall@1 by group"]["full"]
-        cells = "".join(f"{g.get(m, float('nan')):>12.3f} ({r['counts'].get(m, 0):>3}){r['drop'][m]:>7.3f}" for m in MODALITIES)
-        print(f"{r['variant']:<12}{r['recall@1']['full']:>7.3f}{cells}{g.get('filler', float('nan')):>12.3f}")
+    unknown = [v for v in variants if v not in names]
+    if unknown:
+        raise SystemExit(f"unknown worlds {unknown}; choose from {names}")
+    reports = [run_world(args.root, v, names.index(v), train_args, args.tag, sizes) for v in variants]
+    print_tables(reports, args.tag, " ".join(train_args))
+    if scratch is not None:
+        scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -30,8 +30,7 @@ EXPECTED = {
     "bench_pipeline.py": [r"batch  1: +[\d.]+ windows/s", r"batch 16: +[\d.]+ windows/s", r"latency p50 [\d.]+ ms"],
     "bench_live.py": [r"\| tiny \| - \| [\d.]+ \| \d+ / \d+ \|", r"RSS at 25/50/75/100 %", r"\| greedy \| \d+ \|", r"\| beam4\+penalty \| \d+ \|"],
     "bench_v2lc.py": [r"training: [\d.]+ segments/s", r"extraction: [\d.]+ clips/s"],
-    # bench_worlds.py is rewritten elsewhere; its case is skipped until its --help offers --smoke.
-    "bench_worlds.py": [r"R@1"],
+    "bench_worlds.py": [r"likelihood", r"contrastive", r"R@1 on all queries by prior weight"],
 }
 
 
