@@ -12,24 +12,39 @@ The connection is kept up: ``PING`` gets its ``PONG``, a ``RECONNECT`` notice or
 by a new connection (after an exponential backoff for drops, at once for ``RECONNECT``) that joins the channel
 again. Lines over :data:`MAX_LINE_BYTES` and malformed lines are skipped and counted in ``stats``; neither stops
 the client.
+
+**Posting** (``hf-livechat live --post twitch:CHANNEL``): the same client logs in as a bot, ``PASS oauth:TOKEN`` and
+``NICK bot``, when given a ``nick`` and a ``token`` (:class:`Secret`: its repr and str never show it), and
+:meth:`TwitchChatClient.say` queues a ``PRIVMSG #channel :text`` that the connection's own thread sends at once
+(one thread does all the socket's reading and writing, as a TLS socket needs). :class:`ChatPoster` puts a rate limit
+(:class:`SlidingWindowLimit`, Twitch's 20 messages per 30 s for a regular account by default) in front of it: a
+comment over the limit is **dropped** and counted, never queued, because a live comment that waits is stale. Any
+``NOTICE`` the server sends the bot (``msg_ratelimit``, ``msg_banned``, a refused login, ...) answers something it
+said, so it stops posting for the rest of the run with a clear reason (:attr:`ChatPoster.stop_reason`); the reader
+and the commenter carry on. ``ignore_nicks`` makes a reading client skip the bot's own messages as the channel
+echoes them back, so they are not fed to the model a second time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import re
+import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._parsing import BadRecord, ReadContext
 from .message import ChatMessage
 from .stats import ChatStats
-from .twitch_irc import StampClock, parse_irc_message
+from .twitch_irc import IRCLine, StampClock, parse_irc_message, split_irc_line
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +52,67 @@ DEFAULT_SERVER = ("irc.chat.twitch.tv", 6697)  # TLS; 6667 is the plain-text por
 # IRCv3: up to 8191 bytes of tags, plus the 512 bytes a classic IRC line may take.
 MAX_LINE_BYTES = 8191 + 512
 _ANONYMOUS_PASS = "SCHMOOPIIE"
+TOKEN_ENV = "TWITCH_OAUTH_TOKEN"
+DEFAULT_POST_RATE = (20, 30.0)  # Twitch's limit for a regular account: 20 messages per 30 s
+MAX_MESSAGE_CHARS = 500  # Twitch refuses longer chat messages
+_NICK = re.compile(r"[a-z0-9_]{1,25}")
+
+
+class Secret:
+    """A credential that never shows itself: ``repr``, ``str`` and f-strings print ``'***'``; :meth:`reveal` gives
+    the value to the one place that sends it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # pickling would write it out
+        raise TypeError("a Secret cannot be pickled")
+
+
+def token_from_env(name: str = TOKEN_ENV) -> Secret:
+    """The bot's OAuth token from the environment (with or without its ``oauth:`` prefix), as a :class:`Secret`.
+    Errors name the variable, never the value."""
+    value = os.environ.get(name, "").strip()
+    if value.lower().startswith("oauth:"):
+        value = value[len("oauth:") :]
+    if not value:
+        raise ValueError(f"posting needs the bot's OAuth token in the {name} environment variable (it is not set)")
+    if any(c.isspace() or c in "\x00:" for c in value):
+        raise ValueError(f"the {name} environment variable does not hold an OAuth token (it has spaces or other separators)")
+    return Secret(value)
+
+
+def redact(text: str, secret: Secret | None) -> str:
+    """``text`` with every occurrence of the secret replaced by ``***`` (for text a server or a library wrote)."""
+    value = secret.reveal() if secret is not None else ""
+    return text.replace(value, "***") if value else text
+
+
+@dataclass(frozen=True)
+class IRCNotice:
+    """A ``NOTICE`` from the server: ``msg_id`` is Twitch's ``msg-id`` tag (``msg_ratelimit``, ``msg_banned``, ...;
+    ``""`` for a login failure, which comes untagged); ``target`` is the channel, or ``*`` before login."""
+
+    msg_id: str
+    target: str
+    text: str
+
+    @property
+    def login_failed(self) -> bool:
+        return self.target == "*" or not self.msg_id and "auth" in self.text.lower()
+
+    def describe(self) -> str:
+        return f"{self.msg_id}: {self.text}" if self.msg_id else self.text
 
 
 @dataclass
@@ -49,6 +125,10 @@ class IRCStats:
     drops: int = 0  # connections lost or refused
     pings: int = 0
     oversize: int = 0  # lines over MAX_LINE_BYTES, skipped
+    notices: int = 0
+    ignored: int = 0  # messages from ignore_nicks (the bot's own, echoed by the channel), skipped
+    sent: int = 0  # PRIVMSGs sent by say()
+    unsent: int = 0  # PRIVMSGs queued by say() whose connection dropped before they went out
 
     @property
     def malformed(self) -> int:
@@ -74,6 +154,11 @@ class TwitchChatClient:
         backoff: first and longest wait in seconds before reconnecting after a drop (doubled per failed try).
         idle_timeout: seconds without any line after which the connection counts as dead (Twitch pings every
             five minutes or so).
+        nick, token: log in as this account (``PASS oauth:TOKEN``; ``token`` a :class:`Secret` or a string) to
+            :meth:`say` things; both ``None``: the anonymous read-only login.
+        ignore_nicks: skip ``PRIVMSG``s from these nicks (the bot's own messages, as the channel echoes them).
+        on_notice: called with each :class:`IRCNotice`, on the client's thread. A refused login also ends the
+            client (the same token would be refused again): ``login_error`` says why.
     """
 
     clock = "wall"
@@ -87,11 +172,24 @@ class TwitchChatClient:
         backoff: tuple[float, float] = (1.0, 60.0),
         idle_timeout: float = 360.0,
         stats: IRCStats | None = None,
+        nick: str | None = None,
+        token: Secret | str | None = None,
+        ignore_nicks: Iterable[str] = (),
+        on_notice: Callable[[IRCNotice], None] | None = None,
     ) -> None:
         channel = channel.strip().lstrip("#").lower()
         if not channel or any(c in channel for c in " ,\r\n\x07"):
             raise ValueError(f"not a Twitch channel name: {channel!r}")
+        if (nick is None) != (token is None):
+            raise ValueError("a logged-in client needs both a nick and a token (neither: the anonymous login)")
+        if nick is not None:
+            nick = check_nick(nick)
         self.channel = channel
+        self.nick = nick
+        self._token = Secret(token) if isinstance(token, str) else token
+        self.ignore_nicks = {n.strip().lower() for n in ignore_nicks}
+        self.on_notice = on_notice
+        self.login_error: IRCNotice | None = None
         self.server = tuple(server) if server else DEFAULT_SERVER
         self.tls = (self.server == DEFAULT_SERVER) if tls is None else tls
         self.backoff = backoff
@@ -102,9 +200,44 @@ class TwitchChatClient:
         self._ctx = ReadContext(Path(f"#{channel}"), "skip", self.stats.chat)
         self._clock = StampClock(0.0)  # origin 0: times stay Unix seconds
         self._number = 0
+        self._welcomed = threading.Event()  # the server accepted this connection's login (001)
+        self._outbox: deque[str] = deque()
+        self._wake_r, self._wake_w = socket.socketpair()  # say() wakes the connection's thread to send at once
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    def __repr__(self) -> str:
+        who = self.nick or "anonymous"
+        return f"TwitchChatClient(#{self.channel}, {self.server[0]}:{self.server[1]}, {who})"
+
+    @property
+    def logged_in(self) -> bool:
+        return self._welcomed.is_set() and self._sock is not None
+
+    def say(self, text: str) -> None:
+        """Queue ``PRIVMSG #channel :text``; the connection's thread sends it at once. Raises ``ConnectionError``
+        while the client is not logged in (connecting, reconnecting, refused, closed). Line breaks become spaces."""
+        if self._token is None:
+            raise ConnectionError("the anonymous login cannot send messages")
+        if not self.logged_in or self._closed.is_set():
+            raise ConnectionError(f"not logged in to {self.server[0]}:{self.server[1]}")
+        text = " ".join(text.replace("\x00", " ").splitlines())
+        self._outbox.append(f"PRIVMSG #{self.channel} :{text}")
+        self._wake()
+
+    def _close_wake(self) -> None:
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:  # the pipe is full (the thread is already awake) or closed
+            pass
 
     def close(self) -> None:
         self._closed.set()
+        self._wake()
         sock = self._sock
         if sock is not None:
             try:
@@ -113,6 +246,13 @@ class TwitchChatClient:
                 pass
 
     def __iter__(self) -> Iterator[ChatMessage]:
+        try:
+            yield from self._connections()
+        finally:
+            if self._closed.is_set():
+                self._close_wake()
+
+    def _connections(self) -> Iterator[ChatMessage]:
         wait = self.backoff[0]
         while not self._closed.is_set():
             try:
@@ -138,7 +278,12 @@ class TwitchChatClient:
                 reason = "dropped"
             finally:
                 self._sock = None
+                self._welcomed.clear()
+                self.stats.unsent += len(self._outbox)
+                self._outbox.clear()
                 sock.close()
+            if reason == "login refused":
+                self._closed.set()
             if self._closed.is_set():
                 return
             if reason == "reconnect":
@@ -157,14 +302,31 @@ class TwitchChatClient:
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.server[0])
         sock.settimeout(0.5)  # short, so close() and idle checks are seen promptly
         self._sock = sock
-        nick = f"justinfan{random.randint(10000, 99999)}"
-        self._send(sock, "CAP REQ :twitch.tv/tags twitch.tv/commands", f"PASS {_ANONYMOUS_PASS}", f"NICK {nick}", f"JOIN #{self.channel}")
+        self._welcomed.clear()
+        if self._token is None:
+            password, nick = _ANONYMOUS_PASS, f"justinfan{random.randint(10000, 99999)}"
+        else:
+            password, nick = f"oauth:{self._token.reveal()}", self.nick
+        self._send(sock, "CAP REQ :twitch.tv/tags twitch.tv/commands", f"PASS {password}", f"NICK {nick}", f"JOIN #{self.channel}")
         self.stats.connections += 1
         return sock
 
     @staticmethod
     def _send(sock: socket.socket, *lines: str) -> None:
+        # Never logged: the login's lines hold the token.
         sock.sendall("".join(f"{line}\r\n" for line in lines).encode("utf-8"))
+
+    def _flush(self, sock: socket.socket) -> None:
+        """Send what say() queued (on the connection's own thread: it alone reads and writes the socket)."""
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:  # nothing to read (BlockingIOError) or closed
+            pass
+        while self._outbox and self._welcomed.is_set():
+            line = self._outbox.popleft()
+            self._send(sock, line)
+            self.stats.sent += 1
 
     def _session(self, sock: socket.socket) -> Iterator[tuple[str, ChatMessage | None]]:
         """``("message", msg)`` per chat message; ends with ``("reconnect", None)`` or ``("idle", None)``, or
@@ -173,9 +335,8 @@ class TwitchChatClient:
             if line is None:
                 yield "idle", None
                 return
-            command = line.split(" ", 2)
             # Skip tags and prefix to find the command word.
-            words = [w for w in command if not w.startswith(("@", ":"))] or [""]
+            words = [w for w in line.split(" ", 3)[:3] if not w.startswith(("@", ":"))] or [""]
             if line.startswith("PING"):
                 self.stats.pings += 1
                 self._send(sock, "PONG" + line[4:])
@@ -183,9 +344,39 @@ class TwitchChatClient:
             if words[0] == "RECONNECT":
                 yield "reconnect", None
                 return
+            if words[0] in ("001", "NOTICE") or (words[0] == "PRIVMSG" and self.ignore_nicks):
+                parts = split_irc_line(line)
+                if parts is not None and parts.command == "001":
+                    self._welcomed.set()
+                    continue
+                if parts is not None and parts.command == "NOTICE":
+                    if self._notice(parts):
+                        yield "login refused", None
+                        return
+                    continue
+                if parts is not None and parts.nick.lower() in self.ignore_nicks:
+                    self.stats.ignored += 1
+                    continue
             message = self._parse(line)
             if message is not None:
                 yield "message", message
+
+    def _notice(self, parts: IRCLine) -> bool:
+        """Hands a NOTICE on; ``True`` when it refuses the login (the client then stops)."""
+        self.stats.notices += 1
+        notice = IRCNotice(parts.tags.get("msg-id", ""), parts.target, redact(parts.text, self._token))
+        refused = notice.login_failed and not self._welcomed.is_set()
+        if refused:
+            self.login_error = notice
+            logger.error("IRC %s:%d refused the login of %r: %s", *self.server, self.nick or "justinfan", notice.describe())
+        else:
+            logger.info("IRC NOTICE %s: %s", notice.target, notice.describe())
+        if self.on_notice is not None:
+            try:
+                self.on_notice(notice)
+            except Exception:  # a failing handler must not take the connection down
+                logger.exception("IRC: the NOTICE handler failed")
+        return refused
 
     def _lines(self, sock: socket.socket) -> Iterator[str | None]:
         """Decoded lines without their ``\\r\\n``; ``None`` when the connection has been silent too long."""
@@ -193,6 +384,15 @@ class TwitchChatClient:
         skipping = False
         last_heard = time.monotonic()
         while not self._closed.is_set():
+            self._flush(sock)
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            if not pending:  # wait for the server or for say(), whichever comes first
+                ready, _, _ = select.select([sock, self._wake_r], [], [], 0.5)
+                if sock not in ready:
+                    if time.monotonic() - last_heard > self.idle_timeout:
+                        yield None
+                        return
+                    continue
             try:
                 data = sock.recv(65536)
             except (socket.timeout, ssl.SSLWantReadError):
@@ -236,3 +436,220 @@ class TwitchChatClient:
         except BadRecord as exc:
             self._ctx.bad(str(exc), line=self._number)
             return None
+
+
+def check_nick(nick: str) -> str:
+    """A Twitch login name, lower-cased (``ValueError`` otherwise)."""
+    name = nick.strip().lower()
+    if not _NICK.fullmatch(name):
+        raise ValueError(f"not a Twitch login name: {nick!r} (1 to 25 letters, digits or '_')")
+    return name
+
+
+def parse_rate(spec: str | tuple[int, float]) -> tuple[int, float]:
+    """``"20/30"`` -> ``(20, 30.0)``: at most 20 messages in any 30 s."""
+    if isinstance(spec, tuple):
+        count, seconds = spec
+    else:
+        count, sep, seconds = str(spec).partition("/")
+        if not sep:
+            raise ValueError(f"a post rate is MESSAGES/SECONDS, like 20/30; got {spec!r}")
+    try:
+        count, seconds = int(count), float(seconds)
+    except ValueError:
+        raise ValueError(f"a post rate is MESSAGES/SECONDS, like 20/30; got {spec!r}") from None
+    if count < 1 or not seconds > 0:
+        raise ValueError(f"a post rate needs at least 1 message in a positive time; got {spec!r}")
+    return count, seconds
+
+
+class SlidingWindowLimit:
+    """At most ``limit`` events in any ``period`` seconds: an event is allowed when fewer than ``limit`` allowed
+    events happened in the ``period`` seconds before it. ``clock`` is ``time.monotonic`` unless a test fakes it."""
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.period = parse_rate((limit, period))
+        self.clock = clock
+        self.times: deque[float] = deque()
+
+    def _forget(self, now: float) -> None:
+        while self.times and self.times[0] <= now - self.period:
+            self.times.popleft()
+
+    def try_acquire(self) -> bool:
+        now = self.clock()
+        self._forget(now)
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+    def wait_time(self) -> float:
+        """Seconds until the next event would be allowed (0: now)."""
+        now = self.clock()
+        self._forget(now)
+        return 0.0 if len(self.times) < self.limit else self.times[0] + self.period - now
+
+
+# What ChatPoster.post returns, and the reasons it counts a comment as not posted.
+POSTED, DRY_RUN = "posted", "dry-run"
+NOT_POSTED = {
+    "rate-limited": "over the rate limit",
+    "stopped": "after posting stopped",
+    "offline": "while not logged in",
+    "empty": "empty",
+    "duplicate": "the same as the last one within 30 s (Twitch refuses those)",
+    "command": "looked like a chat command ('/...' or '.word')",
+}
+_COMMAND = re.compile(r"[/.]\w")
+_DUPLICATE_SECONDS = 30.0
+
+
+class ChatPoster:
+    """Posts comments into a Twitch channel as a bot, within a rate limit; or, with ``dry_run``, says what it would
+    post and connects to nothing.
+
+    Args:
+        channel: the channel to post in (with or without ``#``).
+        nick: the bot's login name (``--bot-nick``).
+        token: its OAuth token (a :class:`Secret`; :func:`token_from_env` reads ``TWITCH_OAUTH_TOKEN``). Not needed
+            for a dry run.
+        server: ``(host, port)``; Twitch's TLS endpoint by default.
+        rate: ``(messages, seconds)``: at most that many messages in any window of that many seconds. A comment over
+            the limit is dropped (``counts["rate-limited"]``), never queued: a live comment that waits is stale.
+        dry_run: connect to nothing, send nothing; :meth:`post` answers what it would have done.
+        clock: the rate limit's clock (``time.monotonic``; tests fake it).
+
+    Any NOTICE on the bot's connection stops posting (:attr:`stop_reason`), since on Twitch each answers something
+    the bot said (``msg_ratelimit``, ``msg_banned``, ``msg_duplicate``, a refused login...) and posting on would
+    only earn more. Comments that Twitch would refuse anyway are not sent: empty ones, the same text as the last
+    message within 30 s, and ones that read as chat commands. Longer ones are cut to 500 characters.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        nick: str | None,
+        token: Secret | None = None,
+        server: tuple[str, int] | None = None,
+        *,
+        rate: tuple[int, float] = DEFAULT_POST_RATE,
+        dry_run: bool = False,
+        tls: bool | None = None,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channel = channel.strip().lstrip("#").lower()
+        self.nick = check_nick(nick) if nick is not None else None
+        self.dry_run = dry_run
+        self.limit = SlidingWindowLimit(*rate, clock=clock)
+        self.clock = clock
+        self.posted = 0
+        self.counts = {reason: 0 for reason in NOT_POSTED}
+        self.stop_reason: str | None = None
+        self._last: tuple[float, str] | None = None
+        self._thread: threading.Thread | None = None
+        self.client: TwitchChatClient | None = None
+        if not dry_run:
+            if self.nick is None:
+                raise ValueError("posting needs the bot's login name (--bot-nick)")
+            if token is None:
+                raise ValueError(f"posting needs the bot's OAuth token ({TOKEN_ENV})")
+            self.client = TwitchChatClient(
+                self.channel, server, tls=tls, backoff=backoff, nick=self.nick, token=token, on_notice=self._on_notice
+            )
+        elif not self.channel or any(c in self.channel for c in " ,\r\n\x07"):
+            raise ValueError(f"not a Twitch channel name: {self.channel!r}")
+
+    def __repr__(self) -> str:
+        mode = "dry run" if self.dry_run else f"as {self.nick}"
+        return f"ChatPoster(#{self.channel}, {mode}, {self.limit.limit}/{self.limit.period:g} s)"
+
+    def start(self) -> "ChatPoster":
+        """Connects and logs in on a thread (the connection reads and discards the channel's chat, answers PINGs
+        and watches for NOTICEs). Nothing to do for a dry run."""
+        if self.client is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="chat-poster", daemon=True)
+            self._thread.start()
+        return self
+
+    def wait_logged_in(self, timeout: float) -> bool:
+        """Waits until the server accepted the login (or posting stopped); ``True`` when the bot can post."""
+        deadline = time.monotonic() + timeout
+        while self.client is not None and not self.client.logged_in and self.stop_reason is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return self.stop_reason is None
+
+    def _run(self) -> None:
+        for _ in self.client:  # the channel's chat, which the reader (if any) reads on its own connection
+            pass
+
+    def _on_notice(self, notice: IRCNotice) -> None:
+        if notice.login_failed and not (self.client and self.client.logged_in):
+            reason = (
+                f"the server refused the login of {self.nick!r} ({notice.describe()}); check {TOKEN_ENV} and "
+                f"--bot-nick"
+            )
+        else:
+            reason = f"the server refused a message ({notice.describe()})"
+        self.stop(reason)
+
+    def stop(self, reason: str) -> None:
+        """Stops posting for the rest of the run (the first reason is kept)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning("posting to #%s stopped: %s", self.channel, reason)
+        if self.client is not None:
+            self.client.close()
+
+    def post(self, text: str) -> str:
+        """Posts one comment (or, in a dry run, decides whether it would be posted). Returns ``"posted"``,
+        ``"dry-run"`` (it would have been), or the reason it was not (a key of :data:`NOT_POSTED`, counted in
+        ``counts``). Never waits."""
+        text = " ".join(text.split())[:MAX_MESSAGE_CHARS]
+        reason = self._refuse(text)
+        if reason is None and not self.dry_run and not self.client.logged_in:
+            reason = "offline"
+        if reason is None and not self.limit.try_acquire():
+            reason = "rate-limited"
+        if reason is None and not self.dry_run:
+            try:
+                self.client.say(text)
+            except ConnectionError:  # the connection went between the two checks: the slot was not used
+                self.limit.times.pop()
+                reason = "offline"
+        if reason is not None:
+            self.counts[reason] += 1
+            return reason
+        self.posted += 1
+        self._last = (self.clock(), text.casefold())
+        return DRY_RUN if self.dry_run else POSTED
+
+    def _refuse(self, text: str) -> str | None:
+        if self.stop_reason is not None:
+            return "stopped"
+        if not text:
+            return "empty"
+        if _COMMAND.match(text):
+            return "command"
+        if self._last is not None and self._last[1] == text.casefold() and self.clock() - self._last[0] < _DUPLICATE_SECONDS:
+            return "duplicate"
+        return None
+
+    def close(self, timeout: float = 2.0) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def summary(self) -> str:
+        verb = "would be posted (dry run, nothing sent)" if self.dry_run else "posted"
+        rate = f"{self.limit.limit} per {self.limit.period:g} s"
+        text = f"posting to #{self.channel}: {self.posted} {verb}"
+        dropped = [f"{n} {NOT_POSTED[k]}" + (f" ({rate})" if k == "rate-limited" else "") for k, n in self.counts.items() if n]
+        text += f"; not posted: {', '.join(dropped)}" if dropped else f"; rate limit {rate}"
+        if self.stop_reason:
+            text += f"\nposting stopped: {self.stop_reason}"
+        return text

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from os import PathLike
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from ._parsing import BadRecord, ReadContext, make_message, parse_records
 from ._lines import iter_lines
@@ -155,6 +155,30 @@ def parse_irc_message(
     emotes = _parse_emotes(tags.get("emotes", ""), text)
     badges = tuple(badge for badge in tags.get("badges", "").split(",") if badge)  # "broadcaster/1,subscriber/12"
     return make_message(time, author, text, emotes, tags.get("id") or f"{ctx.path.name}:{number}", badges)
+
+
+class IRCLine(NamedTuple):
+    """One server line, split: ``@tags :nick!user@host COMMAND target :text``."""
+
+    tags: dict[str, str]
+    nick: str  # the prefix's nick ("" for the server's own lines, "tmi.twitch.tv" as the server names itself)
+    command: str
+    target: str  # the first parameter (a channel, ``*``, or the client's nick); "" when none
+    text: str  # the trailing parameter; "" when none
+
+
+def split_irc_line(line: str) -> IRCLine | None:
+    """Split a raw IRC(v3) line for the client's own use (login replies, NOTICEs, whose nick a PRIVMSG is from);
+    ``None`` for a line that is not IRC."""
+    match = _IRC_MESSAGE.fullmatch(line)
+    if match is None:
+        return None
+    params = match["params"].lstrip(" ")
+    head, colon, trailing = params.partition(" :") if not params.startswith(":") else ("", ":", params[1:])
+    words = head.split()
+    text = trailing if colon else (" ".join(words[1:]) if len(words) > 1 else "")
+    nick = (match["prefix"] or "").split("!", 1)[0]
+    return IRCLine(_parse_tags(match["tags"] or ""), nick, match["command"].upper(), words[0] if words else "", text)
 
 
 def _parse_tags(raw: str) -> dict[str, str]:
