@@ -3,6 +3,9 @@ they share is copied, and every copy is marked the way transformers marks its ow
 
     # Copied from hf_livechat.models.v2lc.modeling_v2lc.V2LCAttention with V2LC->AffectFusion, video_num_heads->num_heads
 
+Code copied from transformers is marked the same way (`# Copied from transformers.models.bart.modeling_bart.
+shift_tokens_right`) and checked against the installed transformers, so an upgrade that changes the source shows.
+
 This test re-derives each marked copy from its source (the replacements applied in order, as plain text) and fails
 when the two have drifted apart: change the source and its copies together.
 """
@@ -17,7 +20,16 @@ import pytest
 
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-COPY_MARK = re.compile(r"^\s*# Copied from (?P<source>hf_livechat(?:\.\w+)+)(?: with (?P<replacements>.+))?\s*$")
+COPY_MARK = re.compile(r"^\s*# Copied from (?P<source>(?:hf_livechat|transformers)(?:\.\w+)+)(?: with (?P<replacements>.+))?\s*$")
+
+
+def source_root(dotted: str, root: Path = SRC) -> Path:
+    """Where a copy's source lives: transformers' sources in the installed package, the others under `root`."""
+    if dotted.split(".")[0] == "transformers":
+        import transformers
+
+        return Path(transformers.__file__).resolve().parents[1]
+    return root
 
 
 def _objects_by_first_line(tree: ast.AST) -> dict[int, ast.AST]:
@@ -88,7 +100,7 @@ def marked_copies(root: Path = SRC):
 
 def copy_drift(source: str, replacements: list[tuple[str, str]], copy: str, root: Path = SRC) -> str:
     """An empty string when `copy` is `source` with the replacements applied; else a unified diff."""
-    expected = source_code(source, root)
+    expected = source_code(source, source_root(source, root))
     for old, new in replacements:
         expected = expected.replace(old, new)
     if expected == copy:
@@ -110,6 +122,7 @@ def test_the_model_files_mark_their_copies():
         "hf_livechat.models.v2lc.modeling_v2lc._load_text_weights",
         "hf_livechat.models.v2lc.modeling_v2lc._init_linear_embedding_layer_norm",
         "hf_livechat.models.livechat.processing_livechat._message_text",
+        "transformers.models.bart.modeling_bart.shift_tokens_right",
     } <= sources
 
 
@@ -151,6 +164,21 @@ def test_a_method_can_be_the_source_and_a_bad_mark_is_an_error(tmp_path):
         list(marked_copies(tmp_path))
     with pytest.raises(ValueError, match="not OLD->NEW"):
         parse_replacements("A->B, C")
+
+
+def test_a_copy_from_transformers_is_checked_against_the_installed_source(tmp_path):
+    package = tmp_path / "hf_livechat"
+    package.mkdir()
+    bart = source_code("transformers.models.bart.modeling_bart.shift_tokens_right", source_root("transformers.x"))
+    assert bart.startswith("def shift_tokens_right(")
+    (package / "a.py").write_text("# Copied from transformers.models.bart.modeling_bart.shift_tokens_right\n" + bart + "\n")
+    [(_, source, replacements, code)] = marked_copies(tmp_path)
+    assert source.startswith("transformers.") and copy_drift(source, replacements, code, tmp_path) == ""
+    (package / "a.py").write_text(
+        "# Copied from transformers.models.bart.modeling_bart.shift_tokens_right\n" + bart.replace("-100", "-1") + "\n"
+    )
+    [(_, source, replacements, code)] = marked_copies(tmp_path)
+    assert "-1, pad_token_id)" in copy_drift(source, replacements, code, tmp_path)
 
 
 def test_constants_kept_in_several_layers_agree():

@@ -39,7 +39,8 @@ def test_saved_folder_loads_with_trust_remote_code_without_the_package(tmp_path)
     _save_model_and_inputs(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["auto_map"]["AutoModel"] == "modeling_livechat.LiveChatForCommentGeneration"
-    assert (tmp_path / "modeling_livechat.py").is_file() and (tmp_path / "configuration_livechat.py").is_file()
+    # One modeling file, its layers and its config travel with the weights, and nothing else of the package.
+    assert sorted(p.name for p in tmp_path.glob("*.py")) == ["configuration_livechat.py", "layers_livechat.py", "modeling_livechat.py"]
     result = _run_python(
         f"""
         {BLOCK_PACKAGE}

@@ -39,6 +39,28 @@ def test_output_attentions_and_hidden_states(model):
     assert plain.decoder_attentions is None and plain.cross_attentions is None and plain.decoder_hidden_states is None
 
 
+def test_seq2seq_output_names_beside_the_modalities(model):
+    """The `Seq2SeqModelOutput` / `Seq2SeqLMOutput` names: `encoder_last_hidden_state` is the three memories
+    concatenated video | transcript | chat (the sequence of the decoder's cross-attention cache), the encoder's layer
+    outputs and attentions are `encoder_outputs.hidden_states` / `.attentions`."""
+    from transformers.modeling_outputs import Seq2SeqLMOutput, Seq2SeqModelOutput
+
+    inputs, labels = tiny_inputs(model.config), random_labels(model.config)
+    out = model(**inputs, labels=labels, output_attentions=True, output_hidden_states=True)
+    assert isinstance(out, Seq2SeqLMOutput)
+    memories = out.encoder_outputs.memories()
+    expected = torch.cat([memories[m][0] for m in ("video", "transcript", "chat")], dim=1)
+    assert torch.equal(out.encoder_last_hidden_state, expected)
+    assert out.encoder_outputs.last_hidden_state is out.encoder_last_hidden_state
+    assert out.encoder_hidden_states is out.encoder_outputs.hidden_states and len(out.encoder_hidden_states) == 3
+    assert out.encoder_attentions is out.encoder_outputs.attentions
+    base = model.model(**inputs, decoder_input_ids=labels.clamp(min=0))
+    assert isinstance(base, Seq2SeqModelOutput) and torch.equal(base.encoder_last_hidden_state, expected)
+    assert base.encoder_hidden_states is None and base.encoder_attentions is None
+    # Generation with a static cache sizes the cross-attention cache from `encoder_outputs[0]`: the memory length.
+    assert out.encoder_outputs[0].shape[1] == sum(memory.shape[1] for memory, _ in memories.values())
+
+
 def test_return_dict_false_gives_a_tuple(model):
     inputs, labels = tiny_inputs(model.config), random_labels(model.config)
     out = model(**inputs, labels=labels, return_dict=False)
