@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 from conftest import SECONDS
 
 from hf_livechat.data.chat import ChatMessage
@@ -25,6 +26,11 @@ def test_live_commenter_keeps_up_with_real_time(commenter, stream):
     pct = live.stats.percentiles()
     assert 0 < pct["p50"] <= pct["p95"] < 1.0
     assert "latency p50" in live.stats.summary()
+    # The commenter's pace beside the chat's, per minute of stream: 24 messages in the 47 s of frames.
+    assert live.stats.chat_messages == 24 and live.stats.stream_minutes == pytest.approx(SECONDS / 60)
+    rates = live.stats.rates(posted=2)
+    assert rates["chat"] == pytest.approx(24 / (SECONDS / 60)) and rates["posted"] == pytest.approx(2 / (SECONDS / 60))
+    assert f"{len(comments) / (SECONDS / 60):.1f} generated, 2.6 posted; chat 30.6 messages per minute" in live.stats.rate_line(posted=2)
 
 
 def test_a_slow_model_drops_windows_instead_of_queueing(commenter, stream):

@@ -3,10 +3,44 @@
 from __future__ import annotations
 
 
+def _log_to(path):
+    """Logs the run (INFO and up, the package's loggers) to ``path``; warnings still reach stderr."""
+    import logging
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    package = logging.getLogger("hf_livechat")
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_stderr = logging.StreamHandler()
+    to_stderr.setLevel(logging.WARNING)
+    package.addHandler(to_file)
+    package.addHandler(to_stderr)
+    previous = package.level
+    package.setLevel(logging.INFO)
+
+    def undo():
+        package.removeHandler(to_file)
+        package.removeHandler(to_stderr)
+        package.setLevel(previous)
+        to_file.close()
+
+    return undo
+
+
 def _live(args):
+    undo = _log_to(args.log_file) if args.log_file else None
+    try:
+        _run_live(args)
+    finally:
+        if undo is not None:
+            undo()
+
+
+def _run_live(args):
     from transformers import pipeline
 
-    from ..pipelines.live_session import LiveOptions, run_live
+    from ..pipelines.live_session import LiveOptions, make_poster, run_live
 
     generate_kwargs = {}
     if args.num_candidates is not None:
@@ -28,7 +62,12 @@ def _live(args):
         max_lag=args.max_lag,
         generate_kwargs=generate_kwargs,
         repeat_penalty=args.repeat_penalty,
+        post=args.post,
+        bot_nick=args.bot_nick,
+        post_rate=args.post_rate,
+        dry_run=args.dry_run,
     )
+    make_poster(options)  # a bad --post setting or a missing token is told before the model loads
     commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
     report = run_live(args.source, commenter, options)
     print(report.summary())
@@ -56,4 +95,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--repeat-penalty", type=float, default=None, help="penalty on repeating a recent comment (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding, one candidate (no sampling)")
     p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
+    p.add_argument("--post", default=None, metavar="twitch:CHANNEL", help="post each comment into this Twitch channel as a bot (token from TWITCH_OAUTH_TOKEN)")
+    p.add_argument("--bot-nick", default=None, help="with --post: the bot account's login name")
+    p.add_argument("--post-rate", default="20/30", metavar="N/SECONDS", help="with --post: at most N messages in any SECONDS (default 20/30, Twitch's limit for a regular account); comments over it are dropped")
+    p.add_argument("--dry-run", action="store_true", help="with --post: print what would be sent, send nothing")
+    p.add_argument("--log-file", default=None, help="also log the run (connections, NOTICEs, posting) to this file")
     p.set_defaults(func=_live)

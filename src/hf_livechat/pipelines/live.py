@@ -58,6 +58,36 @@ class LiveStats:
     dropped: int = 0
     latencies: deque = field(default_factory=lambda: deque(maxlen=MAX_LATENCIES))
     diversity: DiversityCounter = field(default_factory=DiversityCounter)
+    stream_start: float | None = None  # stream time of the first frame
+    stream_end: float | None = None  # end of the last frame's second
+    chat_messages: int = 0  # viewer chat on [stream_start, stream_end) that reached the commenter (not its own)
+
+    @property
+    def stream_minutes(self) -> float:
+        if self.stream_start is None or self.stream_end is None:
+            return 0.0
+        return max(self.stream_end - self.stream_start, 0.0) / 60.0
+
+    def rates(self, posted: int | None = None) -> dict[str, float]:
+        """Per minute of stream time: comments generated (and posted, when given) beside the chat's own messages."""
+        minutes = self.stream_minutes
+        if minutes <= 0:
+            return {}
+        rates = {"generated": self.emitted / minutes, "chat": self.chat_messages / minutes}
+        if posted is not None:
+            rates["posted"] = posted / minutes
+        return rates
+
+    def rate_line(self, posted: int | None = None, chat: bool = True, posted_label: str = "posted") -> str:
+        """``comments per minute of stream (2.5 min): 12.0 generated, 10.0 posted; chat 45.3 messages per
+        minute`` -- the commenter's pace beside the real chat's, on the same clock."""
+        rates = self.rates(posted)
+        if not rates:
+            return "comments per minute: n/a (no frame)"
+        text = f"comments per minute of stream ({self.stream_minutes:.1f} min): {rates['generated']:.1f} generated"
+        if posted is not None:
+            text += f", {rates['posted']:.1f} {posted_label}"
+        return text + (f"; chat {rates['chat']:.1f} messages per minute" if chat else "; no chat")
 
     def percentiles(self) -> dict[str, float]:
         if not self.latencies:
@@ -157,10 +187,12 @@ class LiveCommenter:
         segments: deque[TranscriptSegment] = deque(maxlen=self.max_segments)
         next_due = self.context_length
         origin = None  # (stream time, wall time) of the first frame
+        chat_times: list[float] = []  # chat since the last frame, counted (for the chat's rate) when a frame follows
         for t, item in events:
             arrived = _time.monotonic()
             if isinstance(item, ChatMessage):
                 messages.append(item)
+                chat_times.append(t)
                 continue
             if isinstance(item, TranscriptSegment):
                 segments.append(item)
@@ -168,6 +200,11 @@ class LiveCommenter:
             if isinstance(item, LiveFrame):
                 arrived, item = item.arrived, item.image
             origin = origin or (t, arrived)
+            if self.stats.stream_start is None:
+                self.stats.stream_start = t
+            self.stats.stream_end = t + 1.0
+            self.stats.chat_messages += sum(1 for c in chat_times if c >= self.stats.stream_start)
+            chat_times.clear()
             frame_times.append(t)
             features.append(self.commenter.encode_frames(np.asarray(item)[None])[0])
             self._forget_before(t + 1.0 - self.context_length, frame_times, features, messages, segments)

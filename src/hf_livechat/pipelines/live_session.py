@@ -9,6 +9,12 @@ One loop ties the live parts together, all bounded:
 Stream time is the decoded video's clock from its first frame; chat that arrives on the wall clock (Twitch IRC) is
 placed on it by the live clock (:class:`~hf_livechat.data.chat.sources.LiveClock`: stream time 0 = the wall-clock
 moment the first frame was decoded, minus that frame's timestamp).
+
+With ``post="twitch:CHANNEL"`` each comment is also posted into the channel by a bot
+(:class:`~hf_livechat.data.chat.irc_client.ChatPoster`: its own logged-in IRC connection, a sliding-window rate limit
+that drops what is over it, any server NOTICE stops posting while commenting goes on); ``dry_run`` prints the line
+that would be sent instead. The bot's own messages, as the channel echoes them to the chat reader, are skipped: the
+commenter already has each of its comments in its context once.
 """
 
 from __future__ import annotations
@@ -21,6 +27,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.chat.irc_client import (
+    DEFAULT_POST_RATE,
+    NOT_POSTED,
+    ChatPoster,
+    Secret,
+    message_text,
+    parse_rate,
+    parse_server,
+    token_from_env,
+)
 from ..data.chat.sources import ChatFeed, LiveClock, open_chat_source
 from .live import LiveCommenter, LiveFrame, LiveStats
 from .live_asr import LiveTranscriber
@@ -48,6 +64,11 @@ class LiveOptions:
     max_lag: float = 1.0
     generate_kwargs: dict = field(default_factory=dict)
     repeat_penalty: float | None = None
+    post: str | None = None  # "twitch:CHANNEL": post each comment there (the IRC server is irc_server's, if given)
+    bot_nick: str | None = None  # the bot's login name
+    post_rate: str | tuple[int, float] = DEFAULT_POST_RATE  # at most N messages in any S seconds ("20/30")
+    dry_run: bool = False  # print what would be posted; connect to nothing
+    post_token: Secret | None = None  # None: read TWITCH_OAUTH_TOKEN
 
 
 @dataclass
@@ -59,14 +80,73 @@ class LiveReport:
     chat_dropped: int = 0
     asr: str = ""
     overlay_url: str = ""
+    has_chat: bool = False
+    posted: int | None = None  # comments posted (or, in a dry run, that would have been); None: not posting
+    dry_run: bool = False
+    posting: str = ""  # the poster's summary
+    own_skipped: int = 0  # the bot's own messages read back from the chat, not fed to the model again
 
     def summary(self) -> str:
-        lines = [self.stats.summary(), f"frames: {self.frames_decoded} decoded, {self.frames_dropped} dropped"]
-        if self.chat_received or self.chat_dropped:
-            lines.append(f"chat: {self.chat_received} messages, {self.chat_dropped} dropped (backlog full)")
+        label = "would be posted" if self.dry_run else "posted"
+        lines = [self.stats.summary(), self.stats.rate_line(self.posted, chat=self.has_chat, posted_label=label)]
+        lines.append(f"frames: {self.frames_decoded} decoded, {self.frames_dropped} dropped")
+        if self.chat_received or self.chat_dropped or self.own_skipped:
+            chat = f"chat: {self.chat_received} messages, {self.chat_dropped} dropped (backlog full)"
+            if self.own_skipped:
+                chat += f", {self.own_skipped} of the bot's own skipped"
+            lines.append(chat)
+        if self.posting:
+            lines.append(self.posting)
         if self.asr:
             lines.append(self.asr)
         return "\n".join(lines)
+
+
+class _WithoutOwnMessages:
+    """A chat source without the bot's own messages (the channel echoes what the bot posts; the commenter has fed
+    each of its comments back already). Twitch IRC skips them by nick in the client; any source by author."""
+
+    def __init__(self, source, nick: str) -> None:
+        self.source = source
+        self.clock = source.clock
+        self.nick = nick.casefold()
+        self.skipped = 0
+        if hasattr(source, "ignore_nicks"):  # the Twitch IRC client: match the login name of the prefix
+            source.ignore_nicks.add(self.nick)
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __iter__(self):
+        for message in self.source:
+            if message.author.casefold() == self.nick:
+                self.skipped += 1
+                continue
+            yield message
+
+    @property
+    def own_skipped(self) -> int:
+        return self.skipped + getattr(getattr(self.source, "stats", None), "ignored", 0)
+
+
+def make_poster(options: LiveOptions) -> ChatPoster | None:
+    """The bot that posts the comments (not started), or ``None`` without ``options.post``. Raises ``ValueError``
+    for a bad ``--post``, ``--bot-nick`` or ``--post-rate``, or a missing token (named, never shown)."""
+    if not options.post:
+        if options.dry_run:
+            raise ValueError("--dry-run applies to --post twitch:CHANNEL")
+        return None
+    if not str(options.post).startswith("twitch:") or not str(options.post)[len("twitch:") :].strip("# "):
+        raise ValueError(f"--post takes twitch:CHANNEL, got {options.post!r}")
+    channel = str(options.post)[len("twitch:") :]
+    rate = parse_rate(options.post_rate)
+    server = parse_server(options.irc_server) if options.irc_server else None
+    if options.dry_run:
+        return ChatPoster(channel, options.bot_nick, None, server, rate=rate, dry_run=True)
+    if not options.bot_nick:
+        raise ValueError("--post needs the bot's login name: --bot-nick NICK")
+    token = options.post_token if options.post_token is not None else token_from_env()
+    return ChatPoster(channel, options.bot_nick, token, server, rate=rate)
 
 
 def live_events(stream: LiveStream, feed: ChatFeed | None, asr: LiveTranscriber | None) -> Iterator[tuple[float, object]]:
@@ -93,11 +173,18 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
     """Comments on `source` as it plays until it ends or Ctrl-C. Each comment is echoed as it comes (time, text,
     score, latency), appended to `options.out` (JSONL) and pushed to the overlay. Returns what happened."""
     options = options or LiveOptions()
+    poster = make_poster(options)  # before anything starts: a bad setting or a missing token ends the run here
     clock = LiveClock()
     feed = asr = overlay = None
     out = None
+    own = None
     if options.chat is not None:
-        chat_source = open_chat_source(options.chat, follow=options.follow_chat, irc_server=options.irc_server)
+        # --irc-server also serves --post: it reaches the chat source only when that is Twitch too.
+        twitch_chat = isinstance(options.chat, str) and options.chat.startswith("twitch:")
+        irc_server = options.irc_server if twitch_chat or poster is None else None
+        chat_source = open_chat_source(options.chat, follow=options.follow_chat, irc_server=irc_server)
+        if poster is not None and poster.nick:
+            chat_source = own = _WithoutOwnMessages(chat_source, poster.nick)
         feed = ChatFeed(chat_source, clock).start()
     if options.asr_model:
         asr = LiveTranscriber(options.asr_model, options.asr_engine).start()
@@ -112,8 +199,16 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
     )
     extra = {} if options.repeat_penalty is None else {"repeat_penalty": options.repeat_penalty}
     live = LiveCommenter(commenter, interval=options.interval, max_lag=options.max_lag, generate_kwargs=options.generate_kwargs, **extra)
-    report = LiveReport(live.stats)
+    report = LiveReport(live.stats, has_chat=feed is not None, dry_run=options.dry_run)
+    announced = False
     try:
+        if poster is not None:
+            poster.start()
+            rate = f"at most {poster.limit.limit} per {poster.limit.period:g} s"
+            if poster.dry_run:
+                echo(f"dry run: each comment that would be posted to #{poster.channel} is printed; nothing is sent ({rate})")
+            else:
+                echo(f"posting to #{poster.channel} as {poster.nick} ({rate}; comments over it are dropped)")
         if options.overlay_port is not None:
             overlay = CommentOverlay(options.overlay_port).start()
             report.overlay_url = overlay.url
@@ -123,9 +218,20 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
             out = open(options.out, "a", encoding="utf-8")
         stream.start()
         for comment in live.run(live_events(stream, feed, asr), speed=options.speed or 1.0):
-            echo(f"{comment.time:8.1f} s  {comment.comment!r}  score {comment.score:.2f}  latency {comment.latency * 1000:.0f} ms")
+            line = f"{comment.time:8.1f} s  {comment.comment!r}  score {comment.score:.2f}  latency {comment.latency * 1000:.0f} ms"
+            record = {"time": comment.time, "comment": comment.comment, "score": comment.score, "latency": comment.latency}
+            if poster is not None:
+                status = record["posted"] = poster.post(comment.comment)
+                if status in NOT_POSTED and status != "stopped":
+                    line += f"  (not posted: {NOT_POSTED[status]})"
+            echo(line)
+            if poster is not None and status == "dry-run":
+                echo(f"  would send: PRIVMSG #{poster.channel} :{message_text(comment.comment)}")
+            if poster is not None and poster.stop_reason and not announced:
+                announced = True
+                echo(f"posting stopped: {poster.stop_reason}; comments are still generated, not posted")
             if out is not None:
-                out.write(json.dumps({"time": comment.time, "comment": comment.comment, "score": comment.score, "latency": comment.latency}, ensure_ascii=False) + "\n")
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
             if overlay is not None:
                 overlay.publish(comment.time, comment.comment, comment.score)
@@ -133,6 +239,11 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
         echo("stopped")
     finally:
         stream.stop()
+        if poster is not None:
+            poster.close()
+            report.posted, report.posting = poster.posted, poster.summary()
+        if own is not None:
+            report.own_skipped = own.own_skipped
         if feed is not None:
             feed.close()
             report.chat_received, report.chat_dropped = feed.received, feed.dropped

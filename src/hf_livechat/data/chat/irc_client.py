@@ -348,6 +348,8 @@ class TwitchChatClient:
                 parts = split_irc_line(line)
                 if parts is not None and parts.command == "001":
                     self._welcomed.set()
+                    if self._token is not None:
+                        logger.info("IRC %s:%d: logged in as %s, in #%s", *self.server, self.nick, self.channel)
                     continue
                 if parts is not None and parts.command == "NOTICE":
                     if self._notice(parts):
@@ -491,6 +493,11 @@ class SlidingWindowLimit:
         return 0.0 if len(self.times) < self.limit else self.times[0] + self.period - now
 
 
+def message_text(text: str) -> str:
+    """A comment as it is posted: one line, spaces collapsed, at most 500 characters."""
+    return " ".join(text.split())[:MAX_MESSAGE_CHARS]
+
+
 # What ChatPoster.post returns, and the reasons it counts a comment as not posted.
 POSTED, DRY_RUN = "posted", "dry-run"
 NOT_POSTED = {
@@ -608,7 +615,7 @@ class ChatPoster:
         """Posts one comment (or, in a dry run, decides whether it would be posted). Returns ``"posted"``,
         ``"dry-run"`` (it would have been), or the reason it was not (a key of :data:`NOT_POSTED`, counted in
         ``counts``). Never waits."""
-        text = " ".join(text.split())[:MAX_MESSAGE_CHARS]
+        text = message_text(text)
         reason = self._refuse(text)
         if reason is None and not self.dry_run and not self.client.logged_in:
             reason = "offline"
