@@ -77,7 +77,7 @@ def minilm_path():
 def test_text_encoders_start_from_a_pretrained_bert(minilm_path, chat_encoder_type, tmp_path):
     processor = LiveChatProcessor(default_tokenizer(), chat_encoder_type=chat_encoder_type, max_comment_length=5)
     config = LiveChatConfig.with_text_encoder(minilm_path, **{**TINY, **processor.config_kwargs(), "max_chat_length": 48})
-    assert config.text_encoder["model_type"] == "bert" and config.text_encoder["hidden_size"] == 384
+    assert config.text_encoder.model_type == "bert" and config.text_encoder.hidden_size == 384
     torch.manual_seed(0)
     model = LiveChatForCommentGeneration(config)
     model.get_encoder().load_pretrained_text_encoders()

@@ -1,7 +1,8 @@
 """LiveChat model configuration."""
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 
 MODALITIES = ("video", "transcript", "chat")
@@ -122,9 +123,10 @@ class LiveChatConfig(PreTrainedConfig):
         chat_with_authors (`bool`, defaults to `False`):
             Read each context comment as `"author: text"` instead of its text alone, so that replies can name (copy)
             the viewer they answer.
-        text_encoder (`dict`, *optional*):
-            Config (`to_dict()`, with `model_type`) of a BERT-family model used as the transcript and chat encoders in
-            place of LiveChat's own; its hidden states are projected to `d_model`. Set it with
+        text_encoder (`PreTrainedConfig` or `dict`, *optional*):
+            Sub-config (as CLIPConfig's `text_config`) of a BERT-family model used as the transcript and chat encoders
+            in place of LiveChat's own; its hidden states are projected to `d_model`. A dict (as older saved configs
+            hold it) becomes the config of its `model_type` (BERT without one). Set it with
             [`LiveChatConfig.with_text_encoder`]; load its weights with
             `model.get_encoder().load_pretrained_text_encoders()`.
         text_encoder_name_or_path (`str`, *optional*):
@@ -135,6 +137,7 @@ class LiveChatConfig(PreTrainedConfig):
     """
 
     model_type = "livechat"
+    sub_configs_defaults = {"text_encoder": SubConfigSpec(AutoConfig, model_type="bert", optional=True)}
     keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {
         "hidden_size": "d_model",
@@ -175,7 +178,7 @@ class LiveChatConfig(PreTrainedConfig):
     transcript_memory: str = "tokens"
     context_sampling: str = "latest"
     chat_with_authors: bool = False
-    text_encoder: dict | None = None
+    text_encoder: dict | PreTrainedConfig | None = None
     text_encoder_name_or_path: str | None = None
     copy_mechanism: bool = False
     use_cache: bool = True
@@ -202,11 +205,11 @@ class LiveChatConfig(PreTrainedConfig):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if self.text_encoder is not None:
-            if "model_type" not in self.text_encoder:
-                raise ValueError("text_encoder must be a config dict with a model_type (see LiveChatConfig.with_text_encoder)")
-            if self.text_encoder.get("vocab_size", self.vocab_size) != self.vocab_size:
+            if not isinstance(self.text_encoder, PreTrainedConfig):
+                raise ValueError("text_encoder must be a config (see LiveChatConfig.with_text_encoder)")
+            if getattr(self.text_encoder, "vocab_size", self.vocab_size) != self.vocab_size:
                 raise ValueError(
-                    f"the text encoder's vocabulary ({self.text_encoder.get('vocab_size')} tokens) differs from "
+                    f"the text encoder's vocabulary ({self.text_encoder.vocab_size} tokens) differs from "
                     f"vocab_size={self.vocab_size}: use the text encoder's tokenizer for LiveChat"
                 )
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
@@ -215,12 +218,21 @@ class LiveChatConfig(PreTrainedConfig):
         if self.max_transcript_length > self.max_position_embeddings or self.max_chat_length > self.max_position_embeddings:
             raise ValueError("max_transcript_length and max_chat_length must not exceed max_position_embeddings")
 
+    def get_text_config(self, decoder=None, encoder=None) -> PreTrainedConfig:
+        """This config for the text output end and for both ends (the decoder, the shared vocabulary and the special
+        tokens are LiveChat's); `encoder=True` alone gives the text encoder's sub-config when there is one.
+        transformers would otherwise answer every question with `text_encoder` (a name it reads as a text input
+        end), and the Trainer's token alignment, resizing and the decoder's masks would read the BERT config."""
+        if decoder == encoder:
+            return self
+        if encoder and self.text_encoder is not None:
+            return self.text_encoder
+        return super().get_text_config(decoder=decoder, encoder=encoder)
+
     @classmethod
     def with_text_encoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":
         """A config whose transcript and chat encoders are the BERT-family model `name_or_path` (any checkpoint
         `AutoModel` loads, e.g. `prajjwal1/bert-mini`, MiniLM-L6). Only its config is read here."""
-        from transformers import AutoConfig
-
         text_config = AutoConfig.from_pretrained(name_or_path).to_dict()
         for key in ("architectures", "transformers_version", "_name_or_path", "auto_map", "dtype", "torch_dtype"):
             text_config.pop(key, None)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel
+from transformers import AutoModel
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.masking_utils import create_bidirectional_mask
@@ -196,8 +196,7 @@ class LiveChatPretrainedTextEncoder(nn.Module):
 
     def __init__(self, config: LiveChatConfig):
         super().__init__()
-        text_config = dict(config.text_encoder)
-        text_config = AutoConfig.for_model(text_config.pop("model_type"), **text_config)
+        text_config = config.text_encoder
         try:
             # The pooler is never used: leaving it out keeps every parameter in the graph (DDP).
             self.model = AutoModel.from_config(text_config, add_pooling_layer=False)
