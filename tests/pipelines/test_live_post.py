@@ -11,6 +11,7 @@ from irc_fixtures import RATELIMIT_NOTICE, TwitchChatServer
 from live_fixtures import write_live_media
 
 from hf_livechat.cli import main
+from hf_livechat.data.chat.irc_client import Secret
 from hf_livechat.pipelines.live_session import LiveOptions, make_poster, run_live
 from hf_livechat.pipelines.video_comment_generation import VideoCommentGenerationPipeline
 
@@ -100,7 +101,7 @@ def test_a_notice_stops_posting_while_commenting_goes_on(commenter, recording, t
     printed = []
     options = LiveOptions(
         interval=2.5, speed=6.0, max_lag=100, generate_kwargs={"max_new_tokens": 4}, out=tmp_path / "c.jsonl",
-        post="twitch:chan", bot_nick="hfbot", irc_server=server.address, post_token=__import__("hf_livechat.data.chat.irc_client", fromlist=["Secret"]).Secret(TOKEN),
+        post="twitch:chan", bot_nick="hfbot", irc_server=server.address, post_token=Secret(TOKEN),
     )
     try:
         report = run_live(recording, commenter, options, echo=printed.append)
@@ -135,7 +136,7 @@ def test_a_dry_run_prints_what_it_would_send_and_sends_nothing(commenter, record
     assert printed[0].startswith("dry run: each comment that would be posted to #chan is printed; nothing is sent")
     assert server.posted == [] and all(nick.startswith("justinfan") for nick, _ in server.logins)  # only the reader
     assert "3 would be posted (dry run, nothing sent)" in report.summary()
-    assert "3 would be posted" in report.summary() and "6.0 would be posted" in report.summary()
+    assert "comments per minute of stream (0.5 min): 6.0 generated, 6.0 would be posted" in report.summary()
 
 
 def test_without_post_nothing_is_posted_and_bad_settings_are_clear():
