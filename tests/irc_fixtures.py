@@ -157,6 +157,10 @@ class TwitchChatServer:
             return [nick for nick, _ in self._members]
 
     def close(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting on another thread
+        except OSError:
+            pass
         self.listener.close()
         with self._lock:
             members, self._members = list(self._members), []

@@ -44,6 +44,20 @@ def poster_for(server, token=TOKEN, **kwargs):
     return poster.start()
 
 
+@pytest.fixture
+def chat_server():
+    """Starts Twitch chat servers on 127.0.0.1 (``chat_server(**kwargs)``) and closes them after the test."""
+    started = []
+
+    def start(**kwargs):
+        started.append(TwitchChatServer(**kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
 class FakeClock:
     def __init__(self):
         self.now = 0.0
@@ -52,8 +66,8 @@ class FakeClock:
         return self.now
 
 
-def test_the_bot_logs_in_and_posts_privmsg_lines_that_the_reader_does_not_take_as_chat():
-    server = TwitchChatServer(token=TOKEN)
+def test_the_bot_logs_in_and_posts_privmsg_lines_that_the_reader_does_not_take_as_chat(chat_server):
+    server = chat_server(token=TOKEN)
     reader = TwitchChatClient("chan", parse_server(server.address), ignore_nicks=["HFBot"])
     chat = reading(reader)
     poster = poster_for(server)
@@ -102,9 +116,9 @@ def test_the_sliding_window_allows_at_most_the_limit_in_any_window():
             assert t == pytest.approx(allowed[i - 20] + 30.0)
 
 
-def test_a_burst_of_100_comments_sends_20_and_later_ones_as_the_window_slides():
+def test_a_burst_of_100_comments_sends_20_and_later_ones_as_the_window_slides(chat_server):
     clock = FakeClock()
-    server = TwitchChatServer(token=TOKEN)
+    server = chat_server(token=TOKEN)
     poster = poster_for(server, clock=clock)
     try:
         assert poster.wait_logged_in(5.0)
@@ -126,8 +140,8 @@ def test_a_burst_of_100_comments_sends_20_and_later_ones_as_the_window_slides():
 
 
 @pytest.mark.parametrize("notice, after, words", [(RATELIMIT_NOTICE, 2, "msg_ratelimit"), (BANNED_NOTICE, 1, "msg_banned")])
-def test_a_notice_stops_posting_with_a_clear_reason(notice, after, words):
-    server = TwitchChatServer(token=TOKEN, notices={after: notice})
+def test_a_notice_stops_posting_with_a_clear_reason(chat_server, notice, after, words):
+    server = chat_server(token=TOKEN, notices={after: notice})
     poster = poster_for(server)
     try:
         assert poster.wait_logged_in(5.0)
@@ -144,11 +158,11 @@ def test_a_notice_stops_posting_with_a_clear_reason(notice, after, words):
     assert "posting stopped: the server refused a message" in poster.summary() and "2 after posting stopped" in poster.summary()
 
 
-def test_a_refused_login_stops_posting_and_the_token_is_never_shown(monkeypatch, capfd, caplog):
+def test_a_refused_login_stops_posting_and_the_token_is_never_shown(chat_server, monkeypatch, capfd, caplog):
     wrong = "wr0ng-t0ken-9f8e7d"
     monkeypatch.setenv("TWITCH_OAUTH_TOKEN", f"oauth:{wrong}")
     caplog.set_level(logging.DEBUG)
-    server = TwitchChatServer(token=TOKEN)
+    server = chat_server(token=TOKEN)
     token = token_from_env()
     assert token.reveal() == wrong
     poster = poster_for(server, token=wrong)
@@ -184,8 +198,8 @@ def test_a_refused_login_stops_posting_and_the_token_is_never_shown(monkeypatch,
         token_from_env()
 
 
-def test_a_dry_run_connects_to_nothing_and_sends_nothing():
-    server = TwitchChatServer(token=TOKEN)
+def test_a_dry_run_connects_to_nothing_and_sends_nothing(chat_server):
+    server = chat_server(token=TOKEN)
     clock = FakeClock()
     poster = ChatPoster("chan", None, None, parse_server(server.address), dry_run=True, rate=(3, 10.0), clock=clock).start()
     results = [poster.post(text) for text in ("one", "two", "two", "", "/ban someone", "three", "four")]

@@ -31,7 +31,7 @@ import logging
 import os
 import random
 import re
-import select
+import selectors
 import socket
 import ssl
 import threading
@@ -202,9 +202,9 @@ class TwitchChatClient:
         self._number = 0
         self._welcomed = threading.Event()  # the server accepted this connection's login (001)
         self._outbox: deque[str] = deque()
-        self._wake_r, self._wake_w = socket.socketpair()  # say() wakes the connection's thread to send at once
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        # say() wakes the connection's thread through this pair to send at once; made while the client runs.
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
 
     def __repr__(self) -> str:
         who = self.nick or "anonymous"
@@ -225,13 +225,12 @@ class TwitchChatClient:
         self._outbox.append(f"PRIVMSG #{self.channel} :{text}")
         self._wake()
 
-    def _close_wake(self) -> None:
-        self._wake_r.close()
-        self._wake_w.close()
-
     def _wake(self) -> None:
+        wake = self._wake_w
+        if wake is None:
+            return
         try:
-            self._wake_w.send(b"x")
+            wake.send(b"x")
         except OSError:  # the pipe is full (the thread is already awake) or closed
             pass
 
@@ -246,11 +245,18 @@ class TwitchChatClient:
                 pass
 
     def __iter__(self) -> Iterator[ChatMessage]:
+        if self._closed.is_set():
+            return
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         try:
             yield from self._connections()
         finally:
-            if self._closed.is_set():
-                self._close_wake()
+            wake_r, wake_w = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = None
+            wake_r.close()
+            wake_w.close()
 
     def _connections(self) -> Iterator[ChatMessage]:
         wait = self.backoff[0]
@@ -382,6 +388,12 @@ class TwitchChatClient:
 
     def _lines(self, sock: socket.socket) -> Iterator[str | None]:
         """Decoded lines without their ``\\r\\n``; ``None`` when the connection has been silent too long."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            yield from self._read_lines(sock, selector)
+
+    def _read_lines(self, sock: socket.socket, selector: selectors.BaseSelector) -> Iterator[str | None]:
         buffer = b""
         skipping = False
         last_heard = time.monotonic()
@@ -389,7 +401,7 @@ class TwitchChatClient:
             self._flush(sock)
             pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
             if not pending:  # wait for the server or for say(), whichever comes first
-                ready, _, _ = select.select([sock, self._wake_r], [], [], 0.5)
+                ready = [key.fileobj for key, _ in selector.select(0.5)]
                 if sock not in ready:
                     if time.monotonic() - last_heard > self.idle_timeout:
                         yield None
