@@ -3,6 +3,7 @@
 bot's echoed messages are not fed back twice; the token never shows; the summary's comments per minute."""
 
 import json
+import logging
 import threading
 import time
 
@@ -117,6 +118,31 @@ def test_a_notice_stops_posting_while_commenting_goes_on(commenter, recording, t
     assert len(stops) == 1 and "msg_ratelimit" in stops[0] and "sending messages too quickly" in stops[0]
     assert stops[0].endswith("comments are still generated, not posted")
     assert "posting stopped: the server refused a message (msg_ratelimit" in report.summary()
+
+
+def test_a_refused_login_stops_posting_and_the_token_never_shows(commenter, recording, tmp_path, monkeypatch, capfd, caplog):
+    wrong = "wr0ng-5ecret-0d9c8b"
+    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", f"oauth:{wrong}")
+    caplog.set_level(logging.DEBUG)
+    server = TwitchChatServer(token=TOKEN)
+    printed = []
+    options = LiveOptions(
+        interval=5, generate_kwargs={"max_new_tokens": 4}, out=tmp_path / "c.jsonl", chat="twitch:chan",
+        irc_server=server.address, post="twitch:chan", bot_nick="hfbot",
+    )
+    try:
+        report = run_live(recording, commenter, options, echo=printed.append)
+    finally:
+        server.close()
+    records = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and set(r["posted"] for r in records) <= {"offline", "stopped"}  # commenting went on
+    assert server.posted == [] and ("hfbot", False) in server.logins
+    assert any(line.startswith("posting stopped: the server refused the login of 'hfbot'") for line in printed)
+    out, err = capfd.readouterr()
+    shown = [out, err, caplog.text, "\n".join(printed), (tmp_path / "c.jsonl").read_text(), report.summary(), repr(options)]
+    assert "TWITCH_OAUTH_TOKEN" in report.summary()
+    for text in shown:
+        assert wrong not in text
 
 
 def test_a_dry_run_prints_what_it_would_send_and_sends_nothing(commenter, recording, tmp_path):
