@@ -185,6 +185,12 @@ SETTINGS = {  # name: pipeline call arguments
     "sample4-T0.7+penalty": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=4, repeat_penalty=1.0),
     "sample8-T0.7+penalty": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=8, repeat_penalty=1.0),
     "sample4+penalty2": dict(do_sample=True, top_p=0.9, num_return_sequences=4, repeat_penalty=2.0),
+    # classifier-free guidance on null memories (the model's generation_config may set it by default: 1 turns it off)
+    "beam8+penalty+cfg1": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=1.0),
+    "beam8+penalty+cfg1.5": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=1.5),
+    "beam8+penalty+cfg2": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=2.0),
+    "beam8+penalty+cfg3": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=3.0),
+    "pipeline defaults": dict(),
 }
 
 
@@ -196,7 +202,7 @@ def measure_defaults(args):
         inputs.update(chat=args.chat, transcript=args.transcript)
     print(f"{args.stream}: {'video, chat and transcript' if args.with_context else 'video only'}, a window every {args.stride} s, "
           f"feed_back={args.feed_back}; closeness: mean best word-set Jaccard with the real chat of the next 10 s")
-    print("| decoding (bench SETTINGS) | comments | distinct comments | distinct-1 | distinct-2 | repeat rate | closeness to real chat | most frequent |")
+    print("| decoding (bench SETTINGS) | comments | distinct comments | distinct-1 | distinct-2 | repeat rate | closeness to real chat | most frequent (share of windows) |")
     print("|---|---|---|---|---|---|---|---|")
     names = args.settings.split(",") if args.settings else list(SETTINGS)
     for name, setting in ((n, SETTINGS[n]) for n in names):
@@ -207,7 +213,7 @@ def measure_defaults(args):
         close = statistics.mean(best_overlap(c["comment"], chat, c["time"]) for c in comments) if chat else float("nan")
         top = max(set(texts), key=texts.count)
         print(f"| {name} | {d['comments']} | {d['distinct_comments']:.0%} | {d['distinct_1']:.2f} | {d['distinct_2']:.2f} | "
-              f"{d['repeat_rate']:.0%} | {close:.3f} | {top!r} x{texts.count(top)} |")
+              f"{d['repeat_rate']:.0%} | {close:.3f} | {top!r} x{texts.count(top)} ({texts.count(top) / len(texts):.0%}) |")
 
 
 def smoke(args):

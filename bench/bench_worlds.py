@@ -139,7 +139,16 @@ def main():
     parser.add_argument("--tag", default="default", help="name of this setting's model folder and figures file")
     parser.add_argument("--draw2-streams", type=int, default=24, help="streams in the second draw every clip of which is ranked")
     parser.add_argument("--smoke", action="store_true", help="toy sizes in a scratch folder: checks the script in seconds")
+    parser.add_argument("--report", action="store_true", help="only print the tables of the figures files already written")
     args = parser.parse_args()
+    if args.report:
+        files = [args.root / v / f"{args.tag}.json" for v in args.variants.split(",")]
+        reports = [json.loads(f.read_text()) for f in files if f.exists()]
+        if not reports:
+            raise SystemExit(f"no {args.tag}.json under {args.root}")
+        missing = [f.parent.name for f in files if not f.exists()]
+        print_tables(reports, args.tag, " ".join(reports[0]["train_args"]) + (f"; not run: {', '.join(missing)}" if missing else ""))
+        return
     sizes = dict(num_streams=40, draw2_streams=args.draw2_streams, duration=480, frame_size=112)
     train_args = shlex.split(args.train_args)
     variants = args.variants.split(",")
