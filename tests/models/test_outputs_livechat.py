@@ -53,6 +53,8 @@ def test_seq2seq_output_names_beside_the_modalities(model):
     assert torch.equal(out.encoder_last_hidden_state, expected)
     assert out.encoder_outputs.last_hidden_state is out.encoder_last_hidden_state
     assert out.encoder_hidden_states is out.encoder_outputs.hidden_states and len(out.encoder_hidden_states) == 3
+    # The last entry stays the chat encoder's last layer (one row per comment here), not the concatenated memories.
+    assert out.encoder_hidden_states[-1].shape[0] == inputs["chat_input_ids"].shape[0] * inputs["chat_input_ids"].shape[1]
     assert out.encoder_attentions is out.encoder_outputs.attentions
     base = model.model(**inputs, decoder_input_ids=labels.clamp(min=0))
     assert isinstance(base, Seq2SeqModelOutput) and torch.equal(base.encoder_last_hidden_state, expected)

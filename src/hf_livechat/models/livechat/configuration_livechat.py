@@ -219,15 +219,13 @@ class LiveChatConfig(PreTrainedConfig):
             raise ValueError("max_transcript_length and max_chat_length must not exceed max_position_embeddings")
 
     def get_text_config(self, decoder=None, encoder=None) -> PreTrainedConfig:
-        """This config for the text output end and for both ends (the decoder, the shared vocabulary and the special
-        tokens are LiveChat's); `encoder=True` alone gives the text encoder's sub-config when there is one.
-        transformers would otherwise answer every question with `text_encoder` (a name it reads as a text input
-        end), and the Trainer's token alignment, resizing and the decoder's masks would read the BERT config."""
-        if decoder == encoder:
-            return self
-        if encoder and self.text_encoder is not None:
-            return self.text_encoder
-        return super().get_text_config(decoder=decoder, encoder=encoder)
+        """This config itself for the text output end and for both ends: the decoder, the shared vocabulary and the
+        special tokens are LiveChat's. `encoder=True` alone gives the text encoder's sub-config when there is one.
+        transformers would otherwise answer every question with `text_encoder` (a name it reads as a text input end),
+        and the Trainer's token alignment, embedding resizing and the decoder's masks would read the BERT config."""
+        if encoder and not decoder:
+            return self.text_encoder if self.text_encoder is not None else super().get_text_config(encoder=True)
+        return self
 
     @classmethod
     def with_text_encoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":

@@ -213,6 +213,17 @@ class LiveChatPreTrainedModel(PreTrainedModel):
             init.ones_(module.video_feature_std)
 
 
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
+        embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        if self.config.text_encoder is not None:
+            # Pretrained text encoders embed the transcript and chat tokens with their own tables: they follow.
+            for module in self.modules():
+                if isinstance(module, LiveChatPretrainedTextEncoder):
+                    module.model.resize_token_embeddings(embeddings.num_embeddings, mean_resizing=mean_resizing)
+            self.config.text_encoder.vocab_size = embeddings.num_embeddings
+        return embeddings
+
+
 class LiveChatEncoder(LiveChatPreTrainedModel):
     """Encodes the modalities. Any modality may be absent, for one example (all-zero mask) or the whole batch
     (`None`): its memory is then only the null slot. An absent modality still runs through its encoder (with no
@@ -422,7 +433,8 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             chat_input_ids = torch.full(shape, self.config.pad_token_id, dtype=torch.long, device=device)
         return video_features, transcript_input_ids, chat_input_ids
 
-    @capture_outputs
+    # The last layer output recorded is the chat encoder's; `last_hidden_state` (all three memories) must not replace it.
+    @capture_outputs(tie_last_hidden_states=False)
     def forward(
         self,
         video_features: torch.FloatTensor | None = None,
