@@ -190,6 +190,9 @@ SETTINGS = {  # name: pipeline call arguments
     "beam8+penalty+cfg1.5": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=1.5),
     "beam8+penalty+cfg2": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=2.0),
     "beam8+penalty+cfg3": dict(num_beams=8, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=3.0),
+    "sample8-T0.7+penalty+cfg1.5": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=1.5),
+    "sample8-T0.7+penalty+cfg2": dict(do_sample=True, top_p=0.9, temperature=0.7, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=2.0),
+    "sample8+penalty+cfg1.5": dict(do_sample=True, top_p=0.9, num_return_sequences=8, repeat_penalty=1.0, guidance_scale=1.5),
     "pipeline defaults": dict(),
 }
 

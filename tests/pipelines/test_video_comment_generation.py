@@ -67,3 +67,27 @@ def test_bad_inputs_raise_clear_errors(commenter, stream, tmp_path):
         commenter({"video_features": torch.randn(25, 7).numpy()})
     with pytest.raises(ValueError, match="chat\\[0\\]"):
         commenter(str(stream / "vod.mp4"), chat=["no time here"])
+
+
+def test_default_decoding_samples_when_the_video_is_all_there_is(commenter, stream, monkeypatch):
+    """Without chat or transcript, beams agree on what chat says at any moment: the defaults sample 4 candidates;
+    with context they are the 8 beams of a beam search (GENERATE_DEFAULTS); a setting the caller names wins."""
+    from hf_livechat.pipelines.video_comment_generation import GENERATE_DEFAULTS, VIDEO_ONLY_GENERATE_DEFAULTS
+
+    calls = []
+    generate = commenter.model.generate
+
+    def recording_generate(**kwargs):
+        calls.append({k: kwargs.get(k) for k in ("do_sample", "num_beams", "num_return_sequences", "top_p")})
+        return generate(**kwargs)
+
+    monkeypatch.setattr(commenter.model, "generate", recording_generate)
+    expected = {k: VIDEO_ONLY_GENERATE_DEFAULTS.get(k) for k in ("do_sample", "num_beams", "num_return_sequences", "top_p")}
+    commenter(str(stream / "vod.mp4"), stride=10, max_new_tokens=5)
+    assert calls and all(call == expected for call in calls)
+    calls.clear()
+    commenter(str(stream / "vod.mp4"), chat=str(stream / "chat.json"), stride=10, max_new_tokens=5)
+    assert calls and all(call["num_beams"] == GENERATE_DEFAULTS["num_beams"] and not call["do_sample"] for call in calls)
+    calls.clear()
+    commenter(str(stream / "vod.mp4"), stride=10, max_new_tokens=5, num_beams=3, num_return_sequences=3)
+    assert calls and all(call["num_beams"] == 3 and call["num_return_sequences"] == 3 for call in calls)

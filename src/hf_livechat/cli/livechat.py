@@ -21,6 +21,7 @@ def _train(args):
         unconditional_rate=args.unconditional_rate,
         select_by_ranking=args.evaluations > 0,
         min_selection_queries=args.min_selection_queries,
+        guidance_scale=args.guidance_scale,
     )
     training_args = recipe_training_arguments(
         args.output_dir,
@@ -183,6 +184,12 @@ def add_parsers(sub) -> None:
         default=TrainingDefaults.min_selection_queries,
         help="fewest validation queries to select the kept checkpoint on; with fewer, the last weights are kept",
     )
+    p.add_argument(
+        "--guidance-scale",
+        type=float,
+        default=TrainingDefaults.guidance_scale,
+        help="classifier-free guidance the saved model decodes with by default (generate, pipeline, live); 1: plain decoding",
+    )
     p.add_argument("--logging-steps", type=int, default=TrainingDefaults.logging_steps, help="steps between loss logs")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
@@ -233,7 +240,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--transcript", default=None, help="SRT/VTT/JSON transcript of the streamer's speech")
     p.add_argument("-o", "--output", required=True, help="output prefix: writes PREFIX.json, PREFIX.srt, PREFIX.ass")
     p.add_argument("--stride", type=float, default=5.0, help="seconds between comments")
-    p.add_argument("--num-beams", type=int, default=None, help="beam search width (default: 8 beams as candidates, repeat penalty)")
+    p.add_argument("--num-beams", type=int, default=None, help="beam search width (default: 8 beams as candidates, repeat penalty; with the video only, 4 nucleus samples)")
     p.add_argument("--sample", action="store_true", help="nucleus sampling instead of beam search")
     p.add_argument("--feed-back", action="store_true", help="later windows see the comments generated before")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")

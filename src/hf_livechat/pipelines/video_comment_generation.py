@@ -22,6 +22,11 @@ from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_
 # 4 % and distinct comments rose from 17 % to 51 %; with comments fed back, the repeat rate fell from 80 % (greedy) to
 # 4 %; closer to the real chat than greedy decoding or nucleus sampling either way.
 GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8, "do_sample": False}
+# ... except when the video is all there is (no chat log, no transcript): beams then agree on what chat says at any
+# moment. On a fresh `make-stream --seed 7` stream (59 windows, the world family's `small` model), 4 nucleus
+# samples as candidates gave 85 % distinct comments (beams: 24 %), none in more than 3 % of the windows (beams: one
+# in 25 %), and closeness 0.062 to the real chat (beams: 0.053); `bench/bench_live.py --measure-defaults`.
+VIDEO_ONLY_GENERATE_DEFAULTS = {"num_beams": 1, "do_sample": True, "top_p": 0.9, "num_return_sequences": 4}
 _DECODING_KEYS = ("do_sample", "num_beams", "num_return_sequences", "top_p", "top_k", "temperature", "typical_p", "penalty_alpha")
 
 
@@ -124,7 +129,8 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
                 generate_kwargs[name] = value
         generate_kwargs.update(kwargs)
         postprocess = {"show_candidates": generate_kwargs.get("num_return_sequences", 1) > 1}
-        if not any(key in generate_kwargs for key in _DECODING_KEYS):
+        default_decoding = not any(key in generate_kwargs for key in _DECODING_KEYS)
+        if default_decoding:
             generate_kwargs.update(GENERATE_DEFAULTS)
         penalty = {
             "repeat_penalty": DEFAULT_REPEAT_PENALTY if repeat_penalty is None else float(repeat_penalty),
@@ -134,7 +140,7 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             # The penalty needs alternatives: every beam, or a few samples, become candidates (not shown).
             alternatives = GENERATE_DEFAULTS["num_return_sequences"] if generate_kwargs.get("do_sample") else 1
             generate_kwargs["num_return_sequences"] = max(int(generate_kwargs.get("num_beams", 1)), alternatives)
-        forward = {"generate_kwargs": generate_kwargs}
+        forward = {"generate_kwargs": generate_kwargs, "default_decoding": default_decoding}
         postprocess.update(penalty)
         if feed_back:
             forward["feed_back"] = True
@@ -229,8 +235,10 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         if feed_back:
             # Later windows must see earlier comments, so the forward pass encodes each window itself.
             self._feedback_context, self._context_length, self._recent = context, context_length, []
+        video_only = not context.messages and not context.segments
         for i, end in enumerate(ends):
             item = {"time": torch.tensor([end], dtype=torch.float64)} if feed_back else self.window_inputs(context, end, context_length)
+            item["video_only"] = torch.tensor([video_only])
             item["is_last"] = i == len(ends) - 1
             yield item
 
@@ -247,9 +255,11 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         windows = len(sequences) // num_return
         return sequences.reshape(windows, num_return, -1), self._sequence_scores(out).reshape(windows, num_return)
 
-    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0):
+    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0, default_decoding=False):
         times = model_inputs.pop("time")
         is_last = model_inputs.pop("is_last")
+        if bool(model_inputs.pop("video_only").all()) and default_decoding:
+            generate_kwargs = {**(generate_kwargs or {}), **VIDEO_ONLY_GENERATE_DEFAULTS}
         if feed_back:
             if times.numel() != 1:
                 raise ValueError("feed_back=True generates window by window: use batch_size=1")

@@ -22,3 +22,7 @@ class TrainingDefaults:
     # A checkpoint is selected by validation Recall@1 only when validation has this many queries; with fewer, one
     # query moves R@1 by more than the differences between checkpoints, and the last weights are kept.
     min_selection_queries: int = 200
+    # Classifier-free guidance written into the saved model's generation config, so that `generate`, the pipeline
+    # and live mode decode with it by default. 1 (off): on a fresh video-only stream it did not raise closeness to
+    # the real chat nor distinct comments, with beams or samples (docs/training-and-evaluation.md).
+    guidance_scale: float = 1.0

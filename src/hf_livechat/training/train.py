@@ -83,6 +83,10 @@ class LiveChatRecipeArguments:
         default=TrainingDefaults.min_selection_queries,
         metadata={"help": "fewest validation queries to select a checkpoint on; with fewer the last weights are kept"},
     )
+    guidance_scale: float = field(
+        default=TrainingDefaults.guidance_scale,
+        metadata={"help": "classifier-free guidance scale saved in the model's generation config (1: plain decoding)"},
+    )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation")
 
@@ -296,6 +300,8 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
                 f"{recipe.min_selection_queries}: one query moves Recall@1 by {1 / queries:.3f}); the last weights are kept"
             )
     trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
+    # generate(), the pipeline and live mode decode with the model's generation config
+    trainer.model.generation_config.guidance_scale = None if recipe.guidance_scale == 1 else recipe.guidance_scale
     trainer.save_model(args.output_dir)
     trainer.save_state()  # trainer_state.json: the log history, and which checkpoint was kept as the best
     if trainer.is_world_process_zero():
