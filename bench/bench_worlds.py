@@ -120,7 +120,8 @@ def print_tables(reports: list[dict], tag: str, train_args: str) -> None:
     for r in reports:
         c = r["counts"]
         n = f"{r['num_queries']} ({c.get('video', 0)}/{c.get('transcript', 0)}/{c.get('chat', 0)}/{c.get('filler', 0)})"
-        print(f"{r['variant']:<11}{n:>24} | {'':>10} {_cells(r['likelihood'], c)} | {'':>16}{_cells(r['contrastive'], c)}")
+        contrastive = r["sweep"][f"prior {DEFAULT_PRIOR_WEIGHT:g}"]  # the current default, also for older figures files
+        print(f"{r['variant']:<11}{n:>24} | {'':>10} {_cells(r['likelihood'], c)} | {'':>16}{_cells(contrastive, c)}")
     print("\nR@1 on all queries by prior weight (the same forward passes):")
     print(f"{'world':<11}" + "".join(f"{w:>8g}" for w in PRIOR_SWEEP))
     for r in reports:
