@@ -31,7 +31,7 @@ UNTRAINED = "+ live comments (untrained V2LC)"
 
 @dataclass
 class AffectQuickstartOptions:
-    """Sizes of the affect quickstart (the defaults are the README's run)."""
+    """Sizes of the affect quickstart (the defaults are the run in docs/lcaffect.md)."""
 
     out_dir: str = "affect-quickstart"
     seed: int = 0

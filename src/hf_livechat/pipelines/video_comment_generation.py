@@ -18,7 +18,7 @@ from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_
 
 # Decoding when the caller names none, for the pipeline and live mode alike: the 8 beams of a beam search are the
 # candidates, the one that does not repeat a recent comment wins. Chosen by measurement on the quickstart's held-out
-# stream (bench/bench_live.py --measure-defaults; README, "Live mode"): video only, the repeat rate fell from 83 % to
+# stream (bench/bench_live.py --measure-defaults; docs/live-mode.md): video only, the repeat rate fell from 83 % to
 # 4 % and distinct comments rose from 17 % to 51 %; with comments fed back, the repeat rate fell from 80 % (greedy) to
 # 4 %; closer to the real chat than greedy decoding or nucleus sampling either way.
 GENERATE_DEFAULTS = {"num_beams": 8, "num_return_sequences": 8, "do_sample": False}

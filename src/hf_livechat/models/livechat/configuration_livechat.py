@@ -43,7 +43,7 @@ class LiveChatConfig(PreTrainedConfig):
     transcripts up to 100 tokens, 5 context comments in training (15 in evaluation), comments of up to 10 tokens,
     and the per-comment chat encoder. Its layers are pre-norm, mean-pool each comment and keep every transcript token,
     which train better from scratch than the reference code's choices; [`LiveChatConfig.reference_code`] follows
-    the reference code where it differs (see the README's table).
+    the reference code where it differs (see docs/reference-fidelity.md).
 
     Args:
         vocab_size (`int`, defaults to 30522):
@@ -248,7 +248,7 @@ class LiveChatConfig(PreTrainedConfig):
 
     @classmethod
     def reference_code(cls, text_encoder: str | None = None, **kwargs) -> "LiveChatConfig":
-        """The published LiveChat reference code where it matters (see the README's table): cross-attention
+        """The published LiveChat reference code where it matters (see docs/reference-fidelity.md): cross-attention
         chat -> transcript -> video, post-norm layers, [CLS]-pooled comments, the transcript as one [CLS] vector,
         20 % masked-LM masking all to [MASK], context comments sampled at random. With `text_encoder` (the reference
         uses `prajjwal1/bert-mini`) the transcript and chat encoders are that pretrained BERT; without it, LiveChat's
