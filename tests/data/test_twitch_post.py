@@ -9,16 +9,8 @@ import time
 import pytest
 from irc_fixtures import BANNED_NOTICE, RATELIMIT_NOTICE, TwitchChatServer
 
-from hf_livechat.data.chat.irc_client import (
-    ChatPoster,
-    Secret,
-    SlidingWindowLimit,
-    TwitchChatClient,
-    check_nick,
-    parse_rate,
-    parse_server,
-    token_from_env,
-)
+from hf_livechat.data.chat.irc_client import Secret, TwitchChatClient, check_nick, parse_server, token_from_env
+from hf_livechat.data.chat.twitch_post import ChatPoster, SlidingWindowLimit, parse_rate
 
 TOKEN = "s3cr3t-t0ken"
 

@@ -11,7 +11,7 @@ placed on it by the live clock (:class:`~hf_livechat.data.chat.sources.LiveClock
 moment the first frame was decoded, minus that frame's timestamp).
 
 With ``post="twitch:CHANNEL"`` each comment is also posted into the channel by a bot
-(:class:`~hf_livechat.data.chat.irc_client.ChatPoster`: its own logged-in IRC connection, a sliding-window rate limit
+(:class:`~hf_livechat.data.chat.twitch_post.ChatPoster`: its own logged-in IRC connection, a sliding-window rate limit
 that drops what is over it, any server NOTICE stops posting while commenting goes on); ``dry_run`` prints the line
 that would be sent instead. The bot's own messages, as the channel echoes them to the chat reader, are skipped: the
 commenter already has each of its comments in its context once.
@@ -27,16 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.chat.irc_client import (
-    DEFAULT_POST_RATE,
-    NOT_POSTED,
-    ChatPoster,
-    Secret,
-    message_text,
-    parse_rate,
-    parse_server,
-    token_from_env,
-)
+from ..data.chat.irc_client import Secret, parse_server, token_from_env
+from ..data.chat.twitch_post import DEFAULT_POST_RATE, NOT_POSTED, ChatPoster, message_text, parse_rate
 from ..data.chat.sources import ChatFeed, LiveClock, open_chat_source
 from .live import LiveCommenter, LiveFrame, LiveStats
 from .live_asr import LiveTranscriber
