@@ -15,6 +15,7 @@ from ..data.media import iter_frames_1fps, probe_media
 from ..data.transcripts import read_transcript, transcribe
 from ..data.windows import StreamContext, as_messages, as_segments, window_ends
 from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, comment_diversity, pick_comment
+from .speaking import SpeakingPolicy
 
 # Decoding when the caller names none, for the pipeline and live mode alike: the 8 beams of a beam search are the
 # candidates, the one that does not repeat a recent comment wins. Chosen by measurement on the quickstart's held-out
@@ -82,9 +83,15 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
     `num_beams=k` every beam is a candidate, with `do_sample=True` 8 samples are; `repeat_penalty=0` and
     `num_beams=1` give plain greedy decoding. `summarize_comments(result)` gives distinct-1/2 and the repeat rate.
 
+    When to speak (:mod:`hf_livechat.pipelines.speaking`): `when="interval"` (default) comments on every window;
+    `when="auto"` reads each window's predicted activity (`model.predict_activity`: chat comments expected in the next
+    10 s) and comments only when it is high, at the predicted rate, `min_gap` s apart at least and never silent for
+    more than `max_silence` s (`speaking`: a `SpeakingPolicy` or a dict of its other knobs). Windows it stays silent
+    on are not decoded. A window may then hold several comments, spread over its stride.
+
     Returns, per video, a time-ordered list of `{"time", "comment", "score"}` (score: mean log-probability of the
-    comment's tokens); when `num_return_sequences > 1` is asked for, each entry also has `candidates` (comment,
-    score) pairs, best first.
+    comment's tokens), with `"activity"` (the window's predicted activity) when the model has an activity head;
+    when `num_return_sequences > 1` is asked for, each entry also has `candidates` (comment, score) pairs, best first.
     """
 
     _load_processor = True
@@ -117,6 +124,10 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         num_return_sequences=None,
         repeat_penalty=None,
         recent_comments=None,
+        when=None,
+        min_gap=None,
+        max_silence=None,
+        speaking=None,
         **kwargs,
     ):
         preprocess = {}
@@ -141,11 +152,30 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             alternatives = GENERATE_DEFAULTS["num_return_sequences"] if generate_kwargs.get("do_sample") else 1
             generate_kwargs["num_return_sequences"] = max(int(generate_kwargs.get("num_beams", 1)), alternatives)
         forward = {"generate_kwargs": generate_kwargs, "default_decoding": default_decoding}
+        forward["policy"] = preprocess["policy"] = self._speaking_policy(when, min_gap, max_silence, speaking)
+        forward.update(penalty)
         postprocess.update(penalty)
         if feed_back:
             forward["feed_back"] = True
-            forward.update(penalty)
         return preprocess, forward, postprocess
+
+    @staticmethod
+    def _speaking_policy(when, min_gap, max_silence, speaking) -> SpeakingPolicy:
+        if isinstance(speaking, SpeakingPolicy):
+            knobs = {name: getattr(speaking, name) for name in SpeakingPolicy.__dataclass_fields__}
+        elif speaking is None or isinstance(speaking, dict):
+            knobs = dict(speaking or {})
+        else:
+            raise ValueError(f"speaking must be a SpeakingPolicy or a dict of its knobs, got {type(speaking).__name__}")
+        for name, value in (("when", when), ("min_gap", min_gap), ("max_silence", max_silence)):
+            if value is not None:
+                knobs[name] = value
+        return SpeakingPolicy(**knobs)
+
+    @property
+    def has_activity(self) -> bool:
+        """Whether the model predicts chat activity (`predict_activity`)."""
+        return getattr(self.model, "activity_head", None) is not None
 
     # -- inputs --------------------------------------------------------------------------------------------------
     def _stream_context(self, inputs, chat=None, transcript=None, asr_model=None, asr_engine="transformers") -> StreamContext:
@@ -226,7 +256,9 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             sequences, scores = self._generate(inputs, GENERATE_DEFAULTS if generate_kwargs is None else generate_kwargs)
         return list(zip(self.processor.batch_decode(sequences[0]), scores[0].tolist()))
 
-    def preprocess(self, inputs, stride=10.0, context_length=None, start=None, chat=None, transcript=None, asr_model=None, asr_engine="transformers", feed_back=False):
+    def preprocess(self, inputs, stride=10.0, context_length=None, start=None, chat=None, transcript=None, asr_model=None, asr_engine="transformers", feed_back=False, policy=None):
+        if policy is not None and policy.needs_activity and not self.has_activity:
+            raise ValueError("when='auto' needs a model with an activity head (config.activity_head): train one with it on")
         context_length = float(context_length or self.context_length)
         context = self._stream_context(inputs, chat, transcript, asr_model, asr_engine)
         ends = window_ends(context.duration, context_length, float(stride), start)
@@ -236,9 +268,14 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             # Later windows must see earlier comments, so the forward pass encodes each window itself.
             self._feedback_context, self._context_length, self._recent = context, context_length, []
         video_only = not context.messages and not context.segments
+        # One speaker per video: its state (running activity, last comment) follows the windows in time order.
+        self._stream_count = getattr(self, "_stream_count", 0) + 1
+        self._speakers = {**getattr(self, "_speakers", {}), self._stream_count: (policy or SpeakingPolicy()).speaker()}
         for i, end in enumerate(ends):
             item = {"time": torch.tensor([end], dtype=torch.float64)} if feed_back else self.window_inputs(context, end, context_length)
             item["video_only"] = torch.tensor([video_only])
+            item["stream"] = torch.tensor([self._stream_count])
+            item["stride"] = torch.tensor([float(stride)], dtype=torch.float64)
             item["is_last"] = i == len(ends) - 1
             yield item
 
@@ -255,27 +292,61 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         windows = len(sequences) // num_return
         return sequences.reshape(windows, num_return, -1), self._sequence_scores(out).reshape(windows, num_return)
 
-    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0, default_decoding=False):
+    def _forward(self, model_inputs, generate_kwargs=None, feed_back=False, repeat_penalty=0.0, recent_comments=0, default_decoding=False, policy=None):
         times = model_inputs.pop("time")
         is_last = model_inputs.pop("is_last")
+        streams = model_inputs.pop("stream").reshape(-1).tolist()
+        strides = model_inputs.pop("stride").reshape(-1).tolist()
         if bool(model_inputs.pop("video_only").all()) and default_decoding:
             generate_kwargs = {**(generate_kwargs or {}), **VIDEO_ONLY_GENERATE_DEFAULTS}
+        generate_kwargs = generate_kwargs or {}
         if feed_back:
             if times.numel() != 1:
                 raise ValueError("feed_back=True generates window by window: use batch_size=1")
             model_inputs = self.window_inputs(self._feedback_context, float(times[0]), self._context_length)
             model_inputs.pop("time")
-        sequences, scores = self._generate(model_inputs, generate_kwargs or {})
-        result = {"time": times, "sequences": sequences, "scores": scores, "is_last": is_last}
+        activity = None
+        if self.has_activity:
+            with torch.no_grad():
+                activity = self.model.predict_activity(**{k: self._to_device(v) for k, v in model_inputs.items()}).float().cpu()
+        # When to speak: each window's comment times (none: silent, and not decoded).
+        last = is_last.reshape(-1).tolist() if torch.is_tensor(is_last) else list(is_last) if isinstance(is_last, (list, tuple)) else [is_last]
+        emit = []
+        for i, (time, stream, stride) in enumerate(zip(times.reshape(-1).tolist(), streams, strides)):
+            speaker = self._speakers[stream]
+            emit.append(list(speaker.decide(time, None if activity is None else float(activity[i]), stride).times))
+            if i < len(last) and last[i]:
+                self._speakers.pop(stream, None)
+        keep = [i for i, e in enumerate(emit) if e]
+        num_return = generate_kwargs.get("num_return_sequences", 1)
+        sequences = torch.full((len(emit), num_return, 1), self.model.config.pad_token_id, dtype=torch.long)
+        scores = torch.full((len(emit), num_return), float("-inf"))
+        if keep:
+            subset = {k: v[keep] if torch.is_tensor(v) and v.shape[:1] == times.shape[:1] else v for k, v in model_inputs.items()}
+            kept_sequences, kept_scores = self._generate(subset, generate_kwargs)
+            sequences = sequences.new_full((len(emit), *kept_sequences.shape[1:]), self.model.config.pad_token_id)
+            sequences[keep], scores[keep] = kept_sequences, kept_scores
+        most = max(1, max(len(e) for e in emit))
+        result = {
+            "time": times,
+            "sequences": sequences,
+            "scores": scores,
+            "emit": torch.tensor([e + [float("nan")] * (most - len(e)) for e in emit], dtype=torch.float64),
+            "is_last": is_last,
+        }
+        if activity is not None:
+            result["activity"] = activity
         if feed_back:
-            # The comment the pipeline returns for this window is the one later windows see.
-            texts = self.processor.batch_decode(sequences[0])
-            recent = self._recent[-recent_comments:] if recent_comments else []
-            best = pick_comment(list(zip(texts, scores[0].tolist())), recent, repeat_penalty)
-            result["chosen"] = torch.tensor([best])
-            self._recent.append(texts[best])
-            if texts[best]:
-                self._feedback_context.add_message(ChatMessage(float(times[0]), "model", texts[best]))
+            # The comments the pipeline returns for this window are the ones later windows see.
+            picks = []
+            if emit[0]:
+                texts = self.processor.batch_decode(sequences[0])
+                picks = pick_comments(list(zip(texts, scores[0].tolist())), self._recent, len(emit[0]), repeat_penalty, recent_comments)
+                for index, when in zip(picks, emit[0]):
+                    self._recent.append(texts[index])
+                    if texts[index]:
+                        self._feedback_context.add_message(ChatMessage(when, "model", texts[index]))
+            result["chosen"] = torch.tensor([picks + [-1] * (most - len(picks))])
         return result
 
     def _to_device(self, value):
@@ -297,21 +368,44 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         windows = []
         for output in all_outputs:
             chosen = output.get("chosen")
-            for i, (time, sequences, scores) in enumerate(zip(output["time"], output["sequences"], output["scores"])):
+            activity = output.get("activity")
+            for i, (time, sequences, scores, emit) in enumerate(zip(output["time"], output["sequences"], output["scores"], output["emit"])):
+                emit = [float(t) for t in emit.reshape(-1) if not torch.isnan(t)]
+                if not emit:
+                    continue  # the speaking policy kept quiet here
                 texts = self.processor.batch_decode(sequences)
-                windows.append((float(time), list(zip(texts, scores.tolist())), None if chosen is None else int(chosen[i])))
+                picks = None if chosen is None else [int(c) for c in chosen[i].reshape(-1) if int(c) >= 0]
+                level = None if activity is None else float(activity.reshape(-1)[i])
+                windows.append((float(time), emit, list(zip(texts, scores.tolist())), picks, level))
         results, recent = [], []
-        for time, candidates, chosen in sorted(windows, key=lambda w: w[0]):
-            if chosen is None:  # in time order, so each window sees the comments chosen before it
-                chosen = pick_comment(candidates, recent[-recent_comments:] if recent_comments else [], repeat_penalty)
-            text, score = candidates[chosen]
-            recent.append(text)
-            entry = {"time": time, "comment": text, "score": score}
-            if show_candidates and len(candidates) > 1:
-                ranked = sorted(candidates, key=lambda pair: -pair[1])
-                entry["candidates"] = [{"comment": t, "score": s} for t, s in ranked]
-            results.append(entry)
+        for time, emit, candidates, picks, level in sorted(windows, key=lambda w: w[0]):
+            if picks is None:  # in time order, so each window sees the comments chosen before it
+                picks = pick_comments(candidates, recent, len(emit), repeat_penalty, recent_comments)
+            for when, chosen in zip(emit, picks):
+                text, score = candidates[chosen]
+                recent.append(text)
+                entry = {"time": when, "comment": text, "score": score}
+                if level is not None:
+                    entry["activity"] = level
+                if show_candidates and len(candidates) > 1:
+                    ranked = sorted(candidates, key=lambda pair: -pair[1])
+                    entry["candidates"] = [{"comment": t, "score": s} for t, s in ranked]
+                results.append(entry)
         return results
+
+
+def pick_comments(candidates: list[tuple[str, float]], recent: list[str], count: int, repeat_penalty: float, recent_comments: int) -> list[int]:
+    """`count` different candidates for one window (one per comment the speaking policy posts there), each picked by
+    `pick_comment` against the recent comments and the ones picked before it; fewer when the candidates run out."""
+    recent = list(recent)
+    left = list(range(len(candidates)))
+    picks = []
+    for _ in range(min(count, len(candidates))):
+        best = left[pick_comment([candidates[i] for i in left], recent[-recent_comments:] if recent_comments else [], repeat_penalty)]
+        picks.append(best)
+        left.remove(best)
+        recent.append(candidates[best][0])
+    return picks
 
 
 def summarize_comments(comments: list[dict], recent: int = 5) -> dict[str, float]:
