@@ -52,6 +52,7 @@ def generated_clips(num_clips: int, feature_dim: int, seed: int = 0) -> Dataset:
         rows.append({
             "clip_id": f"clip{i}", "vod_id": f"vod{i // 10}", "streamer": "s", "category": "bench", "clip_index": i,
             "start": start, "context_end": start + 20, "end": start + 30, "input_end": start + 20,
+            "has_video": True, "has_transcript": True,
             "frame_times": [start + k for k in range(20)],
             "transcript": sentence(100), "transcript_segments": [],
             "context_comments": comments(start, 15), "response_comments": comments(start + 21, 5),

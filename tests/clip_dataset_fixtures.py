@@ -29,6 +29,8 @@ def toy_rows(n_clips: int, feature_dim: int = 8, seed: int = 0, vod_prefix: str 
                 "context_end": start + 20,
                 "end": start + 30,
                 "input_end": start + 20,
+                "has_video": True,
+                "has_transcript": True,
                 "frame_times": [start + k for k in range(20)],
                 "transcript": f"let us talk about {word} now",
                 "transcript_segments": [{"start": start, "end": start + 5, "text": f"let us talk about {word} now"}],

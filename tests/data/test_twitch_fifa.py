@@ -81,7 +81,7 @@ def test_convert_and_load_dataset(release, tmp_path):
             assert [c["text"] for c in row["response_comments"]] == [f"{source} {index} true reply"]
             assert row["response_candidates"] == expected["response"]
             assert row["response_candidate_labels"] == expected["label"]
-            assert row["transcript"] == "" and row["category"] == "FIFA 18"
+            assert row["transcript"] is None and not row["has_transcript"] and row["category"] == "FIFA 18"
 
 
 def test_rows_have_the_livechat_schema_and_feed_the_processor(release):

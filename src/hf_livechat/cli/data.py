@@ -43,12 +43,24 @@ def _build_dataset(args):
         keep_frames=args.keep_frames,
         frame_size=args.frame_size,
         split_by=args.split_by,
+        split_by_time=args.split_by_time,
         seed=args.seed,
         bad_records=args.bad_records,
         asr_model=args.asr_model,
         asr_engine=args.asr_engine,
     )
     run_build(args, build_livechat_dataset, options, unit="clip")
+
+
+def _time_shares(text: str) -> tuple[float, ...]:
+    """`--split-by-time 0.7` -> (0.7,): train, then test; `0.8,0.1` -> (0.8, 0.1): train, validation, then test."""
+    try:
+        shares = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN or TRAIN,VALIDATION shares such as 0.7 or 0.8,0.1, got {text!r}") from None
+    if not 1 <= len(shares) <= 2 or min(shares) <= 0 or sum(shares) >= 1:
+        raise argparse.ArgumentTypeError(f"the shares must be positive and sum to less than 1 (the rest is test), got {text!r}")
+    return shares
 
 
 def _read_chat(args):
@@ -100,7 +112,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--fps", type=int, default=4, help="video frame rate")
     p.set_defaults(func=_make_stream)
     p = sub.add_parser("build-dataset", help="build a LiveChat dataset (Parquet + card) from VODs and chat logs")
-    p.add_argument("manifest", help="JSONL/CSV manifest (video, chat, transcript, streamer, category, vod_id, split) or a folder")
+    p.add_argument("manifest", help="JSONL/CSV manifest (chat, video, transcript, duration, streamer, category, vod_id, split; "
+                   "a row without video is chat-only), a folder of x.mp4 + x.json [+ x.srt] or of chat logs alone, or one chat log")
     p.add_argument("--out", required=True, help="the dataset folder (a re-run resumes it)")
     p.add_argument("--feature-model", default=DEFAULT_FEATURE_MODEL, help="image model id/folder, 'efficientnet-lite0' (offline) or 'none'")
     p.add_argument("--frame-size", type=int, default=224, help="side of the square frames the feature model sees")
@@ -108,6 +121,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--selection", choices=["busiest", "all"], default="busiest", help="clips from the busiest stretches of chat (the paper) or every window")
     p.add_argument("--input-span", choices=["context", "paper"], default="context", help="'paper' reproduces the published overlap leak")
     p.add_argument("--split-by", choices=["vod", "streamer"], default="vod", help="keep each VOD (or streamer) within one split")
+    p.add_argument("--split-by-time", type=_time_shares, default=None, metavar="TRAIN[,VALIDATION]",
+                   help="cut each VOD's clips in time order instead: 0.7 = first 70%% train, last 30%% test (one log "
+                   "makes a benchmark); 0.8,0.1 adds a validation share")
     p.add_argument("--seed", type=int, default=0, help="seed of the split assignment")
     p.add_argument("--keep-all-chat", action="store_true", help="disable the chat filters")
     p.add_argument("--bad-records", choices=["raise", "skip"], default="raise", help="malformed chat records")

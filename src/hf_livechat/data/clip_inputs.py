@@ -31,11 +31,13 @@ def clip_processor_inputs(
 ) -> dict[str, list]:
     """Processor arguments (`video_features`, `transcript`, `chat`) for a batch of clip rows.
 
-    A clip without frames (`video_features` missing, `None` or empty), and any clip when `"video"` is ablated, gets a
-    `(0, video_feature_dim)` array; an ablated transcript is `""` and ablated chat `[]` (an absent modality, as the
-    model sees a stream without audio or without chat). `ablate` removes modalities from every row, `row_ablations`
-    (one collection per row) from single rows (modality dropout). `video_feature_dim` defaults to the rows' own; when
-    no row has frames and no dimension is given, `video_features` is left out.
+    A clip without frames (`video_features` missing, `None` or empty, or `has_video` false: a chat-only VOD), and any
+    clip when `"video"` is ablated, gets a `(0, video_feature_dim)` array; an absent transcript (`has_transcript`
+    false, `transcript` None) or an ablated one is `""` and ablated chat `[]` (an absent modality, as the model sees a
+    stream without audio or without chat). `ablate` removes modalities from every row, `row_ablations` (one
+    collection per row) from single rows (modality dropout). `video_feature_dim` defaults to the rows' own; when no
+    row has frames and no dimension is given (a chat-only dataset outside training), `video_features` is left out and
+    the model sees no video for the whole batch.
     """
     ablate = check_ablation(ablate)
     if row_ablations is not None:
@@ -44,11 +46,13 @@ def clip_processor_inputs(
         removed = [ablate | check_ablation(extra) for extra in row_ablations]
     else:
         removed = [ablate] * len(rows)
+    # Modalities a row's source never had (rows built before these flags, and served windows, have none).
+    missing = [frozenset(name for name in ("video", "transcript") if row.get(f"has_{name}") is False) for row in rows]
+    removed = [gone | absent for gone, absent in zip(removed, missing)]
     if video_feature_dim is None:
-        video_feature_dim = next(
-            (np.asarray(r["video_features"]).shape[-1] for r in rows if r.get("video_features") is not None and len(r["video_features"])),
-            None,
-        )
+        # A (0, D) array of a chat-only clip also tells D.
+        shapes = (np.shape(r["video_features"]) for r in rows if r.get("video_features") is not None)
+        video_feature_dim = next((shape[-1] for shape in shapes if len(shape) == 2 and shape[-1]), None)
     inputs: dict[str, list] = {
         "transcript": ["" if "transcript" in gone else row.get("transcript") or "" for row, gone in zip(rows, removed)],
         "chat": [[] if "chat" in gone else list(row.get("context_comments") or []) for row, gone in zip(rows, removed)],

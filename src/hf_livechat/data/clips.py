@@ -23,7 +23,7 @@ from .chat.message import ChatMessage
 from .transcripts import TranscriptSegment
 from .windows import StreamContext, window_row
 
-__all__ = ["SPLIT_NAMES", "Clip", "ClipConfig", "assign_splits", "make_clips", "select_clip_starts"]
+__all__ = ["SPLIT_NAMES", "Clip", "ClipConfig", "assign_splits", "make_clips", "select_clip_starts", "split_by_time"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +123,21 @@ class Clip:
     def clip_id(self) -> str:
         return f"{self.vod_id}-{self.index}"
 
-    def to_row(self, frame_times: Sequence[float] | None = None) -> dict[str, Any]:
+    def to_row(
+        self, frame_times: Sequence[float] | None = None, has_video: bool = True, has_transcript: bool = True
+    ) -> dict[str, Any]:
         """The clip as a dataset row (`builders.livechat.clip_features`, without ``video_features``), its inputs
         written by `window_row` as serving writes a window's. ``frame_times``: the frames actually read (default:
-        all of ``self.frame_times``); ``streamer`` and ``category`` come from the metadata."""
-        return window_row(
+        all of ``self.frame_times``); ``streamer`` and ``category`` come from the metadata.
+
+        ``has_video=False`` (a chat-only VOD) writes no frame times; ``has_transcript=False`` (no transcript file and
+        no ASR) writes ``transcript=None`` and no segments, so that an absent transcript never reads as ``""``, a
+        streamer who said nothing in the window."""
+        if not has_video:
+            frame_times = ()
+        row = window_row(
             self.context_comments,
-            self.transcript,
+            self.transcript if has_transcript else (),
             self.frame_times if frame_times is None else frame_times,
             clip_id=self.clip_id,
             vod_id=self.vod_id,
@@ -141,7 +149,12 @@ class Clip:
             end=self.end,
             input_end=self.input_end,
             response_comments=comment_rows(self.response_comments),
+            has_video=has_video,
+            has_transcript=has_transcript,
         )
+        if not has_transcript:
+            row["transcript"] = None
+        return row
 
 
 def select_clip_starts(
@@ -232,6 +245,22 @@ def make_clips(
             "VOD %s: no clip has enough chat (%d messages, %d candidate clips)", vod_id, len(stream.messages), len(starts)
         )
     return clips
+
+
+def split_by_time(count: int, shares: Sequence[float]) -> list[str]:
+    """The splits of ``count`` examples of one VOD in time order: the first ``shares[0]`` of them are ``"train"``,
+    the next ``shares[1]`` (when given) ``"validation"``, the rest ``"test"`` (counts rounded to the nearest
+    example). Cuts by position, so that a model is tested on the part of a stream that follows what it learned.
+
+    Raises:
+        ValueError: not one or two positive shares summing to less than 1.
+    """
+    shares = tuple(float(x) for x in shares)
+    if not 1 <= len(shares) <= 2 or min(shares) <= 0 or sum(shares) >= 1:
+        raise ValueError(f"shares must be (train,) or (train, validation), positive, summing to less than 1; got {shares}")
+    train = int(count * shares[0] + 0.5)  # half up, not Python's half to even
+    validation = int(count * sum(shares) + 0.5) - train if len(shares) == 2 else 0
+    return ["train"] * train + ["validation"] * validation + ["test"] * (count - train - validation)
 
 
 def assign_splits(

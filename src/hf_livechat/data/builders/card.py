@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
@@ -22,11 +23,12 @@ clip of a stream: a {context_length:.0f} s **context window** (inputs) followed 
 | | |
 |---|---|
 | selection | {selection} |
-| frames | {fps:g} per second of the input span, features of `{feature_model}` ({feature_dim}) |
+| frames | {frames_text} |
 | input span | {input_span_text} |
 | transcript | cues overlapping the input span, clipped to it |
 | chat filters | {filters} |
-| splits | by {split_by} (never by clip), ratios {split_ratios}, seed {seed} |
+| splits | {splits_text} |
+| inputs | {inputs_text} |
 
 ## Contents
 
@@ -35,8 +37,13 @@ clip of a stream: a {context_length:.0f} s **context window** (inputs) followed 
 {split_rows}
 
 Columns: `clip_id`, `vod_id`, `streamer`, `category`, `clip_index`, `start`/`context_end`/`end`/`input_end`
-(seconds from the start of the VOD), `frame_times`, `video_features` (frames x dim), `transcript`,
-`transcript_segments`, `context_comments` and `response_comments` (each `time`, `author`, `text`, `emotes`).
+(seconds from the start of the VOD), `has_video`, `has_transcript`, `frame_times`, `video_features` (frames x dim,
+when frame features were extracted), `transcript`, `transcript_segments`, `context_comments` and `response_comments`
+(each `time`, `author`, `text`, `emotes`).
+
+An absent input is marked, never filled in: a clip of a VOD built from its chat log alone has `has_video` false, no
+`frame_times` and 0 frames of `video_features`; a VOD without a transcript (no file, no ASR) has `has_transcript`
+false and `transcript` null, while an empty `transcript` with `has_transcript` true means nobody spoke in the window.
 
 ```python
 from datasets import load_dataset
@@ -61,19 +68,33 @@ def write_dataset_card(out_dir: Path, options, features, state: dict) -> Path:
     )
     done = done_records(state)
     dims = {r.get("feature_dim") for r in done} - {None}
+    notes = Counter()
+    for record in done:
+        notes.update(record.get("notes") or {})
+    vods = len(done)
+    with_video = vods - notes["vods_without_video"]
+    # A build whose VODs are all chat logs stores no frames: the card names no frame model for training to inherit.
+    feature_model = options.feature_model if with_video else None
+    frames_text = (
+        f"{clips.fps:g} per second of the input span, features of `{feature_model or 'none'}` "
+        + (f"({dims.pop()}-d)" if len(dims) == 1 else "(no features)")
+        if with_video or not vods
+        else "none: every VOD is a chat log without its video"
+    )
+    inputs_text = (
+        f"video in {with_video} of {vods} VODs (the others: chat log only, clips cut on the "
+        f"chat's clock), a transcript in {vods - notes['vods_without_transcript'] - notes['vods_without_audio']} of {vods}"
+    )
     body = CARD_BODY.format(
         clip_length=clips.clip_length,
         context_length=clips.context_length,
         response_length=clips.response_length,
         selection=selection,
-        fps=clips.fps,
-        feature_model=options.feature_model or "none",
-        feature_dim=f"{dims.pop()}-d" if len(dims) == 1 else "no features",
+        frames_text=frames_text,
         input_span_text=input_span_text,
         filters=chat_filters_text(options.filters),
-        split_by=options.split_by,
-        split_ratios=tuple(options.split_ratios),
-        seed=options.seed,
+        splits_text=splits_text(options, "clip"),
+        inputs_text=inputs_text,
         split_rows=split_table(done, "clips"),
         path=str(out_dir),
     )
@@ -87,7 +108,7 @@ def write_dataset_card(out_dir: Path, options, features, state: dict) -> Path:
         tags=["live-comments", "danmaku", "twitch", "video", "hf-livechat"],
         # Read back by `hf-livechat train`, so that the model knows which image model its frame features need.
         metadata={
-            "feature_model": options.feature_model,
+            "feature_model": feature_model,
             "frame_size": options.frame_size,
             "fps": clips.fps,
             "clip_length": clips.clip_length,
@@ -99,7 +120,25 @@ def write_dataset_card(out_dir: Path, options, features, state: dict) -> Path:
 
 def done_records(state: dict) -> list[dict]:
     """The build-state records of the VODs that have a shard."""
-    return [r for r in state["vods"].values() if r["status"] == "done" and r["shard"]]
+    return [r for r in state["vods"].values() if r["status"] == "done" and (r.get("shards") or r.get("shard"))]
+
+
+def splits_text(options, unit: str) -> str:
+    """How the examples were split, for the protocol table."""
+    if options.split_by_time:
+        shares = options.split_by_time
+        parts = [f"first {shares[0]:.0%} train"]
+        if len(shares) == 2:
+            parts.append(f"next {shares[1]:.0%} validation")
+        parts.append(f"last {1 - sum(shares):.0%} test")
+        return f"each VOD's {unit}s cut in time order: " + ", ".join(parts) + " (a VOD with a split in the manifest stays whole)"
+    return f"by {options.split_by} (never by {unit}), ratios {tuple(options.split_ratios)}, seed {options.seed}"
+
+
+def _shards(done: list[dict], unit: str) -> list[tuple[str, str, int]]:
+    from .vod_builder import record_shards
+
+    return [shard for record in done for shard in record_shards(record, unit)]
 
 
 def chat_filters_text(filters) -> str:
@@ -120,10 +159,10 @@ def chat_filters_text(filters) -> str:
 
 def split_table(done: list[dict], unit: str) -> str:
     """Markdown rows `| split | rows | VODs |` (`unit` is the record key counting a VOD's rows)."""
-    splits = sorted({r["split"] for r in done})
+    shards = _shards(done, unit)
     rows = [
-        f"| {split} | {sum(r[unit] for r in done if r['split'] == split)} | {sum(1 for r in done if r['split'] == split)} |"
-        for split in splits
+        f"| {split} | {sum(n for s, _, n in shards if s == split)} | {sum(1 for s, _, _ in shards if s == split)} |"
+        for split in sorted({s for s, _, _ in shards})
     ]
     return "\n".join(rows) or "| (none) | 0 | 0 |"
 
@@ -133,15 +172,15 @@ def save_card(
 ) -> Path:
     """Writes `README.md` (atomically): YAML `configs` with one `data/<split>/*.parquet` glob per split, the features
     schema and split sizes in `dataset_info`, `metadata` under the `hf_livechat` key, then `body`."""
-    done = done_records(state)
-    splits = sorted({r["split"] for r in done})
+    shards = _shards(done_records(state), unit)
+    splits = sorted({s for s, _, _ in shards})
     # Split sizes in bytes also key `datasets`' cache: without them, two builds in folders of the same name (or a
     # resumed build that grew) would load the cached copy of the first one.
     split_info = [
         {
             "name": split,
-            "num_bytes": sum((out_dir / r["shard"]).stat().st_size for r in done if r["split"] == split),
-            "num_examples": sum(r[unit] for r in done if r["split"] == split),
+            "num_bytes": sum((out_dir / path).stat().st_size for s, path, _ in shards if s == split),
+            "num_examples": sum(n for s, _, n in shards if s == split),
         }
         for split in splits
     ]

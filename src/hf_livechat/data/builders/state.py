@@ -38,6 +38,10 @@ class VodBuildOptions:
         split_ratios: train / validation / test shares.
         seed: seed of the split assignment.
         bad_records: `"raise"` or `"skip"` malformed chat records (skips are counted in the summary).
+        split_by_time: instead of whole VODs, cut each VOD's examples in time order: `(train,)` puts the first
+            `train` share in train and the rest in test, `(train, validation)` the next `validation` share in
+            validation (e.g. `(0.7,)`: a benchmark from one log). A VOD with an explicit `split` in the manifest
+            stays whole.
     """
 
     filters: ChatFilters = field(default_factory=ChatFilters)
@@ -47,6 +51,17 @@ class VodBuildOptions:
     split_ratios: Sequence[float] = (0.8, 0.1, 0.1)
     seed: int = 0
     bad_records: str = "raise"
+    split_by_time: Sequence[float] | None = None
+
+    def __post_init__(self):
+        if self.split_by_time is not None:
+            shares = tuple(float(x) for x in self.split_by_time)
+            if not 1 <= len(shares) <= 2 or min(shares) <= 0 or sum(shares) >= 1:
+                raise ValueError(
+                    "split_by_time must be (train,) or (train, validation): positive shares summing to less than 1 "
+                    f"(the rest is test), got {tuple(self.split_by_time)}"
+                )
+            self.split_by_time = shares
 
     def fingerprint(self) -> str:
         return options_fingerprint(self)
@@ -61,9 +76,17 @@ def _json_ready(value):
     return value
 
 
+# Options added after builds were made: at their default they are left out of the fingerprint, so that a build made
+# before they existed still resumes.
+_LATER_OPTIONS = {"split_by_time": None}
+
+
 def options_fingerprint(options) -> str:
     """A short hash of a dataclass of build options: a restart must use options with the same fingerprint."""
     payload = _json_ready(asdict(options))
+    for name, default in _LATER_OPTIONS.items():
+        if name in payload and payload[name] == default:
+            del payload[name]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

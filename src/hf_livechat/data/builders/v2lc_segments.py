@@ -188,6 +188,7 @@ class LCAffectDatasetBuilder(VodShardBuilder):
 
     unit = "segments"
     options_class = LCAffectBuildOptions
+    requires_video = True  # a segment pairs frames with the comments written over them
 
     def build_vod(self, source: VodSource, split: str, summary: BuildSummary) -> list[dict]:
         info = probe_media(source.video)
@@ -234,7 +235,7 @@ class LCAffectDatasetBuilder(VodShardBuilder):
         return segment_features(feature_dim)
 
     def write_card(self, state: dict) -> None:
-        from .card import chat_filters_text, done_records, save_card, split_table
+        from .card import chat_filters_text, done_records, save_card, split_table, splits_text
 
         options, config = self.options, self.options.segments
         dim = self.card_feature_dim(state)
@@ -253,9 +254,7 @@ class LCAffectDatasetBuilder(VodShardBuilder):
             feature_model=options.feature_model or "none",
             feature_dim=f"{dim}-d" if dim else "no features",
             filters=chat_filters_text(options.filters),
-            split_by=options.split_by,
-            split_ratios=tuple(options.split_ratios),
-            seed=options.seed,
+            splits_text=splits_text(options, "segment"),
             split_rows=split_table(done_records(state), self.unit),
             path=str(self.out_dir),
         )
@@ -294,7 +293,7 @@ classification.
 | comments stored | {max_comments} (`num_comments` counts all) |
 | frames | {fps:g} per second, features of `{feature_model}` ({feature_dim}) |
 | chat filters | {filters} |
-| splits | by {split_by} (never by segment), ratios {split_ratios}, seed {seed} |
+| splits | {splits_text} |
 
 ## Contents
 

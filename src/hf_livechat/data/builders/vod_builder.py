@@ -4,8 +4,9 @@ A builder subclasses `VodShardBuilder` and says how one VOD becomes rows (`build
 (`row_features`) and how the card reads (`write_card`); its options extend `VodBuildOptions`. The loop writes one
 shard per VOD atomically (`shards.write_parquet_shard`), records it in `build_state.json` (`state`), skips VODs
 already written on a restart, and skips and reports a VOD that cannot be read. Several processes (`torchrun` /
-`accelerate launch`, see `hf_livechat.distributed`) share the VODs out between them. No torch here (the frame
-encoder is loaded lazily).
+`accelerate launch`, see `hf_livechat.distributed`) share the VODs out between them. With
+`options.split_by_time`, a VOD's rows are cut in time order into one shard per split instead. No torch here (the
+frame encoder is loaded lazily, and only when some VOD has a video).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ..chat import ChatFormatError, ChatStats
-from ..clips import assign_splits
+from ..clips import assign_splits, split_by_time
 from ..media import MediaError
 from .frames import FrameEncoder
-from .manifest import VodSource, read_manifest, safe_id
+from .manifest import ManifestError, VodSource, read_manifest, safe_id
 from .shards import write_parquet_shard
 from .state import (
     STATE_FILE,
@@ -53,7 +55,7 @@ class BuildSummary:
 
     def format(self) -> str:
         lines = [
-            f"built {self.vods_done} VODs ({self.hours:.2f} h of video) in {self.seconds:.0f} s",
+            f"built {self.vods_done} VODs ({self.hours:.2f} h of stream) in {self.seconds:.0f} s",
             f"{self.unit}: " + (", ".join(f"{split} {n}" for split, n in sorted(self.examples.items())) or "none"),
             f"comments in {self.unit}: {self.comments}",
             f"chat messages: {self.chat.summary()}",
@@ -63,6 +65,18 @@ class BuildSummary:
         for vod_id, reason in self.vods_skipped.items():
             lines.append(f"skipped VOD {vod_id}: {reason}")
         return "\n".join(lines)
+
+
+def record_shards(record: dict, unit: str) -> list[tuple[str, str, int]]:
+    """`(split, shard path, rows)` of each shard a VOD's build-state record lists (none for a VOD that gave no rows).
+
+    A record holds `shards` (`{split: path}`) and its row counts under `unit` (`{split: n}`); records written
+    before time splits existed hold one `split`, `shard` and count, and read the same."""
+    if record.get("status") != "done":
+        return []
+    if "shards" in record:
+        return [(split, path, record[unit][split]) for split, path in sorted(record["shards"].items())]
+    return [(record["split"], record["shard"], record[unit])] if record.get("shard") else []
 
 
 def clear_out_dir(out_dir: str | os.PathLike, processes=None) -> None:
@@ -81,6 +95,10 @@ class VodShardBuilder:
     options_class: type[VodBuildOptions] = VodBuildOptions
 
     unit = "examples"
+    # Builders whose rows need frames (a contrastive video model) refuse chat-only VODs.
+    requires_video = False
+    # The row column that orders a VOD's rows in time (`split_by_time`).
+    time_column = "start"
     # Failures that make one VOD unusable without saying anything about the others.
     recoverable_errors: tuple[type[Exception], ...] = (MediaError, ChatFormatError, OSError)
 
@@ -90,6 +108,8 @@ class VodShardBuilder:
         self._frame_encoder = frame_encoder
         self._feature_dim: int | None = None
         self._device = None  # where a lazily loaded frame encoder runs (a multi-process build gives each its own)
+        # Whether the rows hold frame features: a frame model is given and some VOD of the build has a video.
+        self._store_features = bool(self.options.feature_model or frame_encoder is not None)
 
     # -- what a subclass defines ---------------------------------------------------------------------------------
     def build_vod(self, source: VodSource, split: str, summary: BuildSummary) -> list[dict]:
@@ -114,8 +134,20 @@ class VodShardBuilder:
 
     def card_feature_dim(self, state: dict) -> int | None:
         """The frame-feature size of the shards written so far (None when they hold no features)."""
-        dims = {r["feature_dim"] for r in state["vods"].values() if r["status"] == "done" and r["shard"]}
+        dims = {r["feature_dim"] for r in state["vods"].values() if record_shards(r, self.unit)} - {None}
         return next(iter(dims), None)
+
+    def _encoder_feature_dim(self) -> int:
+        """The frame encoder's feature size, before any frame of this process was encoded (a chat-only VOD's 0
+        frames still need it): the encoder's `feature_dim`, else the size of one encoded black frame."""
+        if self._feature_dim is None:
+            encoder = self.frame_encoder
+            dim = getattr(encoder, "feature_dim", None)
+            if dim is None:
+                black = np.zeros((1, self.options.frame_size, self.options.frame_size, 3), dtype=np.uint8)
+                dim = np.asarray(encoder(black)).shape[-1]
+            self._feature_dim = int(dim)
+        return self._feature_dim
 
     def _load_state(self) -> dict:
         return load_build_state(self.out_dir, options_fingerprint(self.options))
@@ -148,6 +180,14 @@ class VodShardBuilder:
         if processes is not None and self._device is None:
             self._device = getattr(processes, "device", None)
         start_time = time.perf_counter()
+        chat_only = [s.vod_id for s in sources if not s.has_video]
+        if chat_only and self.requires_video:
+            raise ManifestError(
+                f"{type(self).__name__} needs a video for every VOD; {len(chat_only)} have only a chat log: "
+                + ", ".join(chat_only[:5]) + (" ..." if len(chat_only) > 5 else "")
+            )
+        # Chat-only VODs need no frame model; with some videos in the build they get 0 frames of its feature size.
+        self._store_features = self._store_features and len(chat_only) < len(sources)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         state = self._load_state()
         if world > 1:
@@ -162,7 +202,7 @@ class VodShardBuilder:
         own = state if world == 1 else {"fingerprint": state["fingerprint"], "vods": {}}
         own_file = STATE_FILE if world == 1 else state_part_name(rank, world)
         pending = [s for s in sources[rank::world] if not self._is_built(state["vods"].get(s.vod_id))]
-        if pending and self.options.feature_model:
+        if pending and self.options.feature_model and self._store_features:
             self.frame_encoder  # load it once, before any VOD: a model that cannot load fails the whole build
         for source in tqdm(sources[rank::world], desc="VODs", unit="vod", disable=not progress or rank != 0):
             record = state["vods"].get(source.vod_id)
@@ -217,7 +257,7 @@ class VodShardBuilder:
         return cls(out_dir, options, frame_encoder).build(sources, on_error=on_error, progress=progress, processes=processes)
 
     def _is_built(self, record: dict | None) -> bool:
-        return bool(record and record["status"] == "done" and (record["shard"] is None or (self.out_dir / record["shard"]).is_file()))
+        return bool(record and record["status"] == "done" and all((self.out_dir / path).is_file() for _, path, _ in record_shards(record, self.unit)))
 
     def _build_record(self, source: VodSource, split: str, on_error: str) -> dict:
         """Builds one VOD's shard; returns its state record (`status` "done" or "failed" with the reason)."""
@@ -228,12 +268,18 @@ class VodShardBuilder:
             if on_error == "raise":
                 raise
             return {"status": "failed", "reason": f"{type(error).__name__}: {error}"}
-        shard = self._write_shard(rows, split, source.vod_id) if rows else None
+        by_split: dict[str, list[dict]] = {}
+        if self.options.split_by_time and source.split is None:
+            rows = sorted(rows, key=lambda row: row[self.time_column])
+            for row, row_split in zip(rows, split_by_time(len(rows), self.options.split_by_time)):
+                by_split.setdefault(row_split, []).append(row)
+        elif rows:
+            by_split[split] = rows
+        shards = {name: self._write_shard(part, name, source.vod_id) for name, part in by_split.items()}
         return {
             "status": "done",
-            "split": split,
-            "shard": str(shard.relative_to(self.out_dir)) if shard else None,
-            self.unit: len(rows),
+            "shards": {name: str(path.relative_to(self.out_dir)) for name, path in shards.items()},
+            self.unit: {name: len(part) for name, part in by_split.items()},
             "hours": vod_summary.hours,
             "comments": vod_summary.comments,
             "chat": {"read": vod_summary.chat.read, "kept": vod_summary.chat.kept, "dropped": dict(vod_summary.chat.dropped), "skipped": vod_summary.chat.skipped},
@@ -247,7 +293,8 @@ class VodShardBuilder:
             return
         summary.vods_done += 1
         summary.hours += record["hours"]
-        summary.examples[record["split"]] += record[self.unit]
+        for split, _, count in record_shards(record, self.unit):
+            summary.examples[split] += count
         summary.comments += record["comments"]
         chat = record["chat"]
         summary.chat.read += chat["read"]
