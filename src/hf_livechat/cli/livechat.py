@@ -16,6 +16,9 @@ def _train(args):
         init_from=args.init_from,
         tokenizer=args.tokenizer,
         text_encoder=args.text_encoder,
+        decoder=args.decoder,
+        decoder_fusion=args.decoder_fusion,
+        lora_r=args.lora_r,
         config_overrides=args.config_overrides,
         modality_dropout=args.modality_dropout,
         unconditional_rate=args.unconditional_rate,
@@ -160,6 +163,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--init-from", default=None, help="start from this LiveChat checkpoint instead of a fresh model")
     p.add_argument("--tokenizer", default=None, help="tokenizer id or folder (default: BERT uncased, shipped offline)")
     p.add_argument("--text-encoder", default=None, help="BERT-family checkpoint whose weights start the transcript and chat encoders")
+    p.add_argument(
+        "--decoder", default=None,
+        help="a pretrained causal LM as the comment decoder: a folder, Hub id or short name (smollm2-135m); its tokenizer reads transcript, chat and targets",
+    )
+    p.add_argument(
+        "--decoder-fusion", choices=["cross_attention", "prefix"], default="cross_attention",
+        help="how the LM decoder reads the clip: gated cross-attention blocks (Flamingo) or prefix embeddings (LLaVA)",
+    )
+    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank on the LM decoder (0: train the whole LM); the saved model holds merged weights")
     p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
     p.add_argument("--epochs", type=float, default=TrainingDefaults.epochs, help="passes over the training clips (a new random target each)")
     p.add_argument("--batch-size", type=int, default=TrainingDefaults.batch_size, help="clips per step and process")

@@ -23,6 +23,7 @@ from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
 from .launch import use_cpu_under_launcher
+from .lora import apply_lora, has_lora, merge_lora
 
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,20 @@ class LiveChatRecipeArguments:
         default=None,
         metadata={"help": "a BERT-family checkpoint (id or folder, e.g. prajjwal1/bert-mini) whose weights start the "
                   "transcript and chat encoders of a fresh model"},
+    )
+    decoder: str | None = field(
+        default=None,
+        metadata={"help": "a pretrained causal LM (folder, Hub id or a name hf_livechat.models.pretrained_lm knows, e.g. "
+                  "smollm2-135m) as the comment decoder; its tokenizer then reads the transcript, chat and targets"},
+    )
+    decoder_fusion: str = field(
+        default="cross_attention",
+        metadata={"help": "how the LM decoder reads the clip: 'cross_attention' (gated, Flamingo) or 'prefix' (LLaVA)"},
+    )
+    lora_r: int = field(
+        default=16,
+        metadata={"help": "LoRA rank on the LM decoder's attention and MLP projections (0: train the whole LM); the "
+                  "saved model holds the merged weights"},
     )
     init_from: str | None = field(default=None, metadata={"help": "start from this LiveChat checkpoint instead of a fresh model"})
     pretrain_steps: int = field(default=0, metadata={"help": "masked-LM pretraining steps before comment generation"})
@@ -165,6 +180,16 @@ def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | 
         kwargs["video_feature_dim"] = feature_dim
     token_fields = LiveChatProcessor(tokenizer).config_kwargs()
     kwargs.update({name: token_fields[name] for name in _TOKENIZER_FIELDS})
+    if recipe.decoder:
+        if recipe.text_encoder:
+            raise ValueError("--decoder and --text-encoder each bring a vocabulary; choose one")
+        for key in ("decoder", "decoder_name_or_path", "text_encoder", "text_encoder_name_or_path"):
+            kwargs.pop(key, None)
+        kwargs["decoder_fusion"] = recipe.decoder_fusion
+        config = LiveChatConfig.with_decoder(resolve_decoder(recipe.decoder), **kwargs)
+        if token_fields["vocab_size"] > config.vocab_size:
+            raise ValueError(f"the tokenizer has {token_fields['vocab_size']} tokens, more than the decoder's vocabulary ({config.vocab_size})")
+        return config
     if recipe.text_encoder:
         kwargs.pop("text_encoder", None), kwargs.pop("text_encoder_name_or_path", None)
         return LiveChatConfig.with_text_encoder(recipe.text_encoder, **kwargs)
@@ -249,7 +274,9 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         model = LiveChatForCommentGeneration.from_pretrained(recipe.init_from)
         processor = LiveChatProcessor.from_pretrained(recipe.init_from)
     else:
-        tokenizer = load_tokenizer(recipe.tokenizer or recipe.text_encoder)
+        if recipe.decoder and recipe.pretrain_steps > 0:
+            raise ValueError("masked-LM pretraining needs a [MASK] token, which an LM decoder's tokenizer lacks: drop --pretrain-steps")
+        tokenizer = load_tokenizer(recipe.tokenizer or recipe.text_encoder or (recipe.decoder and resolve_decoder(recipe.decoder)))
         config = build_config(recipe, tokenizer, feature_dim)
         processor = LiveChatProcessor.from_config(tokenizer, config)
         model = _pretrained_or_fresh(recipe, args, config, processor, train_set)
@@ -259,6 +286,11 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         statistics = video_feature_statistics(train_set, seed=args.seed)
         if statistics is not None:
             model.get_encoder().set_video_feature_statistics(*(torch.from_numpy(s) for s in statistics))
+
+    if model.config.decoder is not None and recipe.lora_r > 0:
+        apply_lora(model, r=recipe.lora_r)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        print(f"LoRA r={recipe.lora_r} on the LM decoder: {trainable:,} of {model.num_parameters():,} parameters train")
 
     check_launch(args)
     args.remove_unused_columns = False
@@ -302,6 +334,8 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
     trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
     # generate(), the pipeline and live mode decode with the model's generation config
     trainer.model.generation_config.guidance_scale = None if recipe.guidance_scale == 1 else recipe.guidance_scale
+    if has_lora(trainer.model):
+        merge_lora(trainer.model)  # the saved model is a plain LiveChat checkpoint: no peft needed to load it
     trainer.save_model(args.output_dir)
     trainer.save_state()  # trainer_state.json: the log history, and which checkpoint was kept as the best
     if trainer.is_world_process_zero():
@@ -354,7 +388,22 @@ def _pretrained_or_fresh(recipe, args: Seq2SeqTrainingArguments, config, process
 
 
 def _with_text_encoder_weights(model):
-    """A fresh model whose config names a pretrained text encoder starts from its weights."""
+    """A fresh model whose config names a pretrained text encoder or LM decoder starts from its weights."""
     if model.config.text_encoder is not None:
         model.get_encoder().load_pretrained_text_encoders()
+    if getattr(model.config, "decoder", None) is not None and model.config.decoder_name_or_path:
+        model.get_decoder().load_pretrained_lm()
     return model
+
+
+def resolve_decoder(name_or_path: str) -> str:
+    """A folder of the LM decoder: `name_or_path` itself when it is a folder, else what
+    `hf_livechat.models.pretrained_lm.resolve_pretrained_lm` makes of a short name (e.g. `smollm2-135m`), else the
+    name as a Hub id."""
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    try:
+        from ..models.pretrained_lm import resolve_pretrained_lm
+    except ImportError:
+        return name_or_path
+    return str(resolve_pretrained_lm(name_or_path))

@@ -13,6 +13,7 @@ CHOICES = {
     "comment_pooling": ("mean", "cls"),
     "transcript_memory": ("tokens", "cls"),
     "context_sampling": ("latest", "random"),
+    "decoder_fusion": ("cross_attention", "prefix"),
 }
 
 
@@ -134,10 +135,29 @@ class LiveChatConfig(PreTrainedConfig):
         copy_mechanism (`bool`, defaults to `False`):
             Mix a copy distribution over the context's transcript and chat tokens into the LM head (pointer-generator):
             lets the model repeat names, memes and emotes it saw in the context.
+        decoder (`PreTrainedConfig` or `dict`, *optional*):
+            Sub-config of a causal language model (any `AutoModelForCausalLM`: llama, qwen2, mistral, gpt2
+            families) used as the comment decoder in place of LiveChat's own; `vocab_size` and the special tokens are
+            then the LM tokenizer's, which the transcript and chat encoders also read. Set it with
+            [`LiveChatConfig.with_decoder`]; load its weights with `model.get_decoder().load_pretrained_lm()`.
+            The `decoder_*` sizes above then describe nothing (the LM has its own).
+        decoder_name_or_path (`str`, *optional*):
+            Where the decoder's pretrained weights come from (a folder or Hub id).
+        decoder_fusion (`str`, defaults to `"cross_attention"`):
+            How the LM decoder reads the encoded clip. `"cross_attention"` (Flamingo): a gated cross-attention block
+            over the three memories before LM layers, its tanh gates initialised at 0 so that training starts from
+            the LM itself. `"prefix"` (LLaVA): the memories, projected to the LM's width, are prefix embeddings
+            before the comment's tokens.
+        cross_attention_interval (`int`, defaults to 1):
+            With `decoder_fusion="cross_attention"`, a gated block goes before every `cross_attention_interval`-th
+            LM layer (layers 0, k, 2k, ...).
     """
 
     model_type = "livechat"
-    sub_configs_defaults = {"text_encoder": SubConfigSpec(AutoConfig, model_type="bert", optional=True)}
+    sub_configs_defaults = {
+        "text_encoder": SubConfigSpec(AutoConfig, model_type="bert", optional=True),
+        "decoder": SubConfigSpec(AutoConfig, model_type="llama", optional=True),
+    }
     keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {
         "hidden_size": "d_model",
@@ -181,6 +201,10 @@ class LiveChatConfig(PreTrainedConfig):
     text_encoder: dict | PreTrainedConfig | None = None
     text_encoder_name_or_path: str | None = None
     copy_mechanism: bool = False
+    decoder: dict | PreTrainedConfig | None = None
+    decoder_name_or_path: str | None = None
+    decoder_fusion: str = "cross_attention"
+    cross_attention_interval: int = 1
     use_cache: bool = True
     pad_token_id: int | None = 0
     bos_token_id: int | None = 101
@@ -212,6 +236,18 @@ class LiveChatConfig(PreTrainedConfig):
                     f"the text encoder's vocabulary ({self.text_encoder.vocab_size} tokens) differs from "
                     f"vocab_size={self.vocab_size}: use the text encoder's tokenizer for LiveChat"
                 )
+        if self.decoder is not None:
+            if not isinstance(self.decoder, PreTrainedConfig):
+                raise ValueError("decoder must be a causal LM config (see LiveChatConfig.with_decoder)")
+            if self.decoder.vocab_size != self.vocab_size:
+                raise ValueError(
+                    f"the decoder's vocabulary ({self.decoder.vocab_size} tokens) differs from vocab_size="
+                    f"{self.vocab_size}: LiveChat with an LM decoder uses the LM's vocabulary"
+                )
+            if self.cross_attention_interval < 1:
+                raise ValueError(f"cross_attention_interval must be >= 1, got {self.cross_attention_interval}")
+            if self.text_encoder is not None:
+                raise ValueError("an LM decoder and a pretrained text encoder need two vocabularies; choose one")
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads_name):
                 raise ValueError(f"d_model ({self.d_model}) must be divisible by {heads_name}")
@@ -236,6 +272,15 @@ class LiveChatConfig(PreTrainedConfig):
             text_config.pop(key, None)
         kwargs.setdefault("vocab_size", text_config.get("vocab_size", 30522))
         return cls(text_encoder=text_config, text_encoder_name_or_path=str(name_or_path), **kwargs)
+
+    @classmethod
+    def with_decoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":
+        """A config whose comment decoder is the causal LM `name_or_path` (a folder or Hub id `AutoConfig` reads).
+        Only its config is read here; `vocab_size` follows the LM."""
+        decoder_config = AutoConfig.from_pretrained(name_or_path)
+        kwargs["vocab_size"] = decoder_config.vocab_size
+        kwargs.pop("decoder", None), kwargs.pop("decoder_name_or_path", None)
+        return cls(decoder=decoder_config, decoder_name_or_path=str(name_or_path), **kwargs)
 
     @classmethod
     def from_preset(cls, name: str, **kwargs) -> "LiveChatConfig":

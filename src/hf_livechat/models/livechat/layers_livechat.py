@@ -43,21 +43,34 @@ def eager_attention_forward(
 class LiveChatAttention(nn.Module):
     """Multi-head attention. Self-attention projects its own keys/values (and appends them to the cache);
     cross-attention receives keys/values already projected by `project_key_value` (computed once per memory).
-    Returns the output and the attention weights (None under SDPA)."""
+    Returns the output and the attention weights (None under SDPA).
 
-    def __init__(self, config: LiveChatConfig, num_heads: int, is_causal: bool = False, layer_idx: int | None = None):
+    `hidden_size` (queries and output, default `d_model`) and `key_value_size` (memories, default `hidden_size`)
+    differ in the gated cross-attention of an LM decoder, whose queries have the LM's width."""
+
+    def __init__(
+        self,
+        config: LiveChatConfig,
+        num_heads: int,
+        is_causal: bool = False,
+        layer_idx: int | None = None,
+        hidden_size: int | None = None,
+        key_value_size: int | None = None,
+    ):
         super().__init__()
+        hidden_size = hidden_size or config.d_model
+        key_value_size = key_value_size or hidden_size
         self.config = config
         self.num_heads = num_heads
-        self.head_dim = config.d_model // num_heads
+        self.head_dim = hidden_size // num_heads
         self.scaling = self.head_dim**-0.5
         self.dropout = config.attention_dropout
         self.is_causal = is_causal
         self.layer_idx = layer_idx
-        self.q_proj = nn.Linear(config.d_model, config.d_model)
-        self.k_proj = nn.Linear(config.d_model, config.d_model)
-        self.v_proj = nn.Linear(config.d_model, config.d_model)
-        self.out_proj = nn.Linear(config.d_model, config.d_model)
+        self.q_proj = nn.Linear(hidden_size, hidden_size)
+        self.k_proj = nn.Linear(key_value_size, hidden_size)
+        self.v_proj = nn.Linear(key_value_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, hidden_size)
 
     def project_key_value(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (*states.shape[:-1], self.num_heads, self.head_dim)
@@ -312,21 +325,66 @@ class LiveChatDecoderLayer(GradientCheckpointingLayer):
         return self.mlp_residual(hidden_states, self.mlp)[0]
 
 
+class LiveChatGatedCrossAttention(nn.Module):
+    """Flamingo's gated cross-attention (Alayrac et al., 2022) before one layer of a pretrained LM decoder: the LM's
+    hidden states attend over the clip's memories (video | transcript | chat, `d_model` wide, one sequence), and the
+    result is added through `tanh(gate)`. The gate starts at 0, so an untrained block leaves the LM as it was."""
+
+    def __init__(self, config: LiveChatConfig, hidden_size: int, num_heads: int, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.attn = LiveChatAttention(
+            config, num_heads, layer_idx=layer_idx, hidden_size=hidden_size, key_value_size=config.d_model
+        )
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def key_value(self, memory: torch.Tensor, past_key_values: EncoderDecoderCache | None):
+        """The memory's keys/values, projected once per generation and kept in this layer's cross-attention slot."""
+        if past_key_values is not None and past_key_values.is_updated.get(self.layer_idx):
+            cached = past_key_values.cross_attention_cache.layers[self.layer_idx]
+            return cached.keys, cached.values
+        key, value = self.attn.project_key_value(memory)
+        if past_key_values is not None:
+            past_key_values.cross_attention_cache.update(key, value, self.layer_idx)
+            past_key_values.is_updated[self.layer_idx] = True
+        return key, value
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor | None,
+        past_key_values: EncoderDecoderCache | None = None,
+        candidates_per_memory: int = 1,
+    ) -> torch.Tensor:
+        batch_size, length, width = hidden_states.shape
+        queries = self.norm(hidden_states)
+        if candidates_per_memory > 1:
+            # The candidates of one clip read its memory as one longer query (see LiveChatDecoderLayer._cross_attend).
+            queries = queries.reshape(batch_size // candidates_per_memory, -1, width)
+        output, _ = self.attn(queries, attention_mask=memory_mask, key_value=self.key_value(memory, past_key_values))
+        return hidden_states + torch.tanh(self.gate).to(hidden_states.dtype) * output.reshape(batch_size, length, width)
+
+
 class LiveChatCopyHead(nn.Module):
     """Pointer / copy distribution (See et al., 2017) over the context tokens (transcript and chat): live chat
     repeats names, memes and emotes it has just seen, tokens a vocabulary softmax learns slowly. A gate mixes
-    `p = (1 - g) * softmax(lm_logits) + g * copy_attention`, scattered onto the vocabulary by the tokens' ids."""
+    `p = (1 - g) * softmax(lm_logits) + g * copy_attention`, scattered onto the vocabulary by the tokens' ids.
+    `hidden_size` is the decoder's width (an LM decoder's differs from `d_model`, the context tokens' width)."""
 
-    def __init__(self, config: LiveChatConfig):
+    def __init__(self, config: LiveChatConfig, hidden_size: int | None = None):
         super().__init__()
-        self.query = nn.Linear(config.d_model, config.d_model)
-        self.gate = nn.Linear(2 * config.d_model, 1)
+        hidden_size = hidden_size or config.d_model
+        self.query = nn.Linear(hidden_size, config.d_model)
+        self.gate = nn.Linear(hidden_size + config.d_model, 1)
         self.scaling = config.d_model**-0.5
 
     def attend(self, hidden_states, source_states, source_mask, candidates_per_memory: int = 1):
         """Copy attention `(batch, length, source)` and gate `(batch, length, 1)`; rows whose context has no token
         get a gate of 0 (nothing to copy)."""
-        batch_size, length, d_model = hidden_states.shape
+        batch_size, length, _ = hidden_states.shape
+        d_model = source_states.shape[-1]
         queries = self.query(hidden_states).reshape(batch_size // candidates_per_memory, -1, d_model)
         scores = torch.matmul(queries, source_states.transpose(1, 2)).float() * self.scaling
         scores = scores.masked_fill(~source_mask.bool().unsqueeze(1), torch.finfo(scores.dtype).min)

@@ -9,12 +9,13 @@ without `hf_livechat` installed.
 """
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Unpack
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import GenerationMixin, LogitsProcessor, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationMixin, LogitsProcessor, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
@@ -29,6 +30,7 @@ from .layers_livechat import (
     LiveChatCopyHead,
     LiveChatDecoderLayer,
     LiveChatEncoderLayer,
+    LiveChatGatedCrossAttention,
     LiveChatPretrainedTextEncoder,
     LiveChatPretrainingHead,
     LiveChatSequenceEncoder,
@@ -208,6 +210,8 @@ class LiveChatPreTrainedModel(PreTrainedModel):
             init.normal_(module.null_embedding, mean=0.0, std=std)
         elif isinstance(module, LiveChatPretrainingHead):
             init.zeros_(module.bias)
+        elif isinstance(module, LiveChatGatedCrossAttention):
+            init.zeros_(module.gate)  # training starts from the LM itself
         if isinstance(module, LiveChatEncoder) and hasattr(module, "video_feature_mean"):
             init.zeros_(module.video_feature_mean)
             init.ones_(module.video_feature_std)
@@ -519,6 +523,13 @@ class LiveChatDecoder(LiveChatPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embed_tokens = value
 
+    def new_cache(self) -> EncoderDecoderCache:
+        return EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+
+    def cached_length(self, past_key_values: EncoderDecoderCache, encoder_outputs: LiveChatEncoderOutput) -> int:
+        """Comment tokens already in the cache."""
+        return past_key_values.get_seq_length()
+
     @capture_outputs
     def forward(
         self,
@@ -543,7 +554,7 @@ class LiveChatDecoder(LiveChatPreTrainedModel):
                     f"({memory.shape[0]}) times candidates_per_memory ({candidates_per_memory})"
                 )
         if use_cache and past_key_values is None:
-            past_key_values = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+            past_key_values = self.new_cache()
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
         if past_length + input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(f"Decoder length exceeds max_position_embeddings={self.config.max_position_embeddings}")
@@ -589,6 +600,169 @@ class LiveChatDecoder(LiveChatPreTrainedModel):
         )
 
 
+class LiveChatLMDecoder(LiveChatPreTrainedModel):
+    """A pretrained causal LM (`config.decoder`, any `AutoModelForCausalLM`) as the comment decoder. It reads the
+    three memories, concatenated as one sequence with a learned embedding of each slot's modality, in one of two ways
+    (`config.decoder_fusion`):
+
+    - `"cross_attention"` (Flamingo): a [`LiveChatGatedCrossAttention`] block before every
+      `config.cross_attention_interval`-th LM layer, run by a forward pre-hook on that layer (the LM's own modules
+      and weight names stay as they are, so its pretrained weights and LoRA targets apply unchanged). The LM keeps its
+      own self-attention cache; each block keeps its memory keys/values in the cross-attention cache.
+    - `"prefix"` (LLaVA): an MLP projects every memory slot to the LM's width, and the LM reads them as embeddings
+      before the comment's tokens (they fill the start of its cache).
+
+    Returns the LM's last hidden states (after its final norm); its own head gives the logits.
+    """
+
+    main_input_name = "input_ids"
+
+    def __init__(self, config: LiveChatConfig):
+        super().__init__(config)
+        lm_config = config.decoder
+        self.lm = AutoModelForCausalLM.from_config(lm_config)
+        self.hidden_size = lm_config.hidden_size
+        self.modality_embeddings = nn.Embedding(len(MODALITIES), config.d_model)
+        self.gated_cross_attn = None
+        self.prefix_projection = None
+        if config.decoder_fusion == "cross_attention":
+            layers = self.lm_layers()
+            self.gated_cross_attn = nn.ModuleDict(
+                {
+                    str(index): LiveChatGatedCrossAttention(config, self.hidden_size, lm_config.num_attention_heads, index)
+                    for index in range(0, len(layers), config.cross_attention_interval)
+                }
+            )
+            for index, layer in enumerate(layers):
+                layer.register_forward_pre_hook(partial(self._before_lm_layer, index), with_kwargs=True)
+        else:
+            self.prefix_projection = nn.Sequential(
+                nn.Linear(config.d_model, self.hidden_size), nn.GELU(), nn.Linear(self.hidden_size, self.hidden_size)
+            )
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.lm.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.lm.set_input_embeddings(value)
+
+    def lm_layers(self) -> nn.ModuleList:
+        """The LM's stack of decoder layers (`model.layers` for llama / qwen2 / mistral, `transformer.h` for gpt2)."""
+        for child in self.lm.base_model.children():
+            if isinstance(child, nn.ModuleList) and len(child) == self.config.decoder.num_hidden_layers:
+                return child
+        raise ValueError(f"no list of {self.config.decoder.num_hidden_layers} layers found in {type(self.lm).__name__}")
+
+    def load_pretrained_lm(self, name_or_path: str | None = None):
+        """Loads the pretrained weights of `config.decoder_name_or_path` (or `name_or_path`) into the LM. Call it on
+        a fresh model, not on one loaded from a LiveChat checkpoint (which holds the trained LM)."""
+        name_or_path = name_or_path or self.config.decoder_name_or_path
+        if not name_or_path:
+            raise ValueError("no pretrained LM to load: config.decoder_name_or_path is not set")
+        pretrained = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=self.lm.dtype)
+        try:
+            self.lm.load_state_dict(pretrained.state_dict())
+        except RuntimeError as error:
+            raise ValueError(f"{name_or_path} does not match the configured decoder: {error}") from error
+        return self
+
+    def new_cache(self) -> EncoderDecoderCache:
+        """The LM's own self-attention cache (its layer types) and a cross-attention cache for the gated blocks."""
+        return EncoderDecoderCache(DynamicCache(config=self.config.decoder), DynamicCache())
+
+    def cached_length(self, past_key_values: EncoderDecoderCache, encoder_outputs: LiveChatEncoderOutput) -> int:
+        """Comment tokens already in the cache (a prefix decoder's cache starts with the memory slots)."""
+        length = past_key_values.get_seq_length()
+        if length and self.prefix_projection is not None:
+            length -= encoder_outputs.concatenated_memories().shape[1]
+        return length
+
+    def _before_lm_layer(self, index: int, layer: nn.Module, args: tuple, kwargs: dict):
+        # Every layer takes the memory arguments out of what goes on to the LM's attention; inserted layers use them.
+        memory = kwargs.pop("livechat_memory", None)
+        memory_mask = kwargs.pop("livechat_memory_mask", None)
+        cross_cache = kwargs.pop("livechat_cross_cache", None)
+        candidates_per_memory = kwargs.pop("livechat_candidates_per_memory", 1)
+        if memory is None or str(index) not in self.gated_cross_attn:
+            return args, kwargs
+        block = self.gated_cross_attn[str(index)]
+        if args:
+            args = (block(args[0], memory, memory_mask, cross_cache, candidates_per_memory), *args[1:])
+        else:
+            kwargs["hidden_states"] = block(kwargs["hidden_states"], memory, memory_mask, cross_cache, candidates_per_memory)
+        return args, kwargs
+
+    def _memory(self, encoder_outputs: LiveChatEncoderOutput) -> tuple[torch.Tensor, torch.Tensor]:
+        memories, masks = [], []
+        for index, (memory, mask) in enumerate(encoder_outputs.memories().values()):
+            memories.append(memory + self.modality_embeddings.weight[index].to(memory.dtype))
+            masks.append(mask)
+        return torch.cat(memories, dim=1).to(self.lm.dtype), torch.cat(masks, dim=1)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        encoder_outputs: LiveChatEncoderOutput,
+        attention_mask: torch.LongTensor | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        use_cache: bool | None = None,
+        candidates_per_memory: int = 1,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPastAndCrossAttentions:
+        r"""
+        candidates_per_memory (`int`, defaults to 1):
+            Decoder rows per encoder row (see [`LiveChatDecoder`]).
+        """
+        memory, memory_mask = self._memory(encoder_outputs)
+        if memory.shape[0] * candidates_per_memory != input_ids.shape[0]:
+            raise ValueError(
+                f"The decoder batch ({input_ids.shape[0]}) does not match the memory batch ({memory.shape[0]}) times "
+                f"candidates_per_memory ({candidates_per_memory})"
+            )
+        if use_cache and past_key_values is None:
+            past_key_values = self.new_cache()
+        self_cache = past_key_values.self_attention_cache if past_key_values is not None else None
+        if self.prefix_projection is None:
+            mask_4d = create_bidirectional_mask(
+                config=self.config, inputs_embeds=memory[:, :1], attention_mask=memory_mask, encoder_hidden_states=memory
+            )
+            outputs = self.lm.base_model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                past_key_values=self_cache,
+                use_cache=use_cache,
+                livechat_memory=memory,
+                livechat_memory_mask=mask_4d,
+                livechat_cross_cache=past_key_values,
+                livechat_candidates_per_memory=candidates_per_memory,
+                **kwargs,
+            )
+            hidden_states = outputs.last_hidden_state
+        else:
+            prefix, prefix_mask = self.prefix_projection(memory), memory_mask
+            if candidates_per_memory > 1:
+                prefix = prefix.repeat_interleave(candidates_per_memory, dim=0)
+                prefix_mask = prefix_mask.repeat_interleave(candidates_per_memory, dim=0)
+            past_length = self_cache.get_seq_length() if self_cache is not None else 0
+            inputs_embeds = self.lm.get_input_embeddings()(input_ids)
+            if attention_mask is None:
+                attention_mask = input_ids.new_ones(input_ids.shape[0], max(past_length - prefix.shape[1], 0) + input_ids.shape[1])
+            attention_mask = torch.cat([prefix_mask.to(attention_mask.dtype), attention_mask], dim=1)
+            if past_length == 0:
+                inputs_embeds = torch.cat([prefix, inputs_embeds], dim=1)
+            outputs = self.lm.base_model(
+                inputs_embeds=inputs_embeds, attention_mask=attention_mask, past_key_values=self_cache, use_cache=use_cache, **kwargs
+            )
+            hidden_states = outputs.last_hidden_state[:, -input_ids.shape[1] :]
+        return BaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=hidden_states,
+            past_key_values=past_key_values if use_cache else None,
+            hidden_states=getattr(outputs, "hidden_states", None),
+            attentions=getattr(outputs, "attentions", None),
+        )
+
+
 class LiveChatModel(LiveChatPreTrainedModel):
     """The bare LiveChat encoder-decoder: returns the decoder's hidden states."""
 
@@ -606,8 +780,14 @@ class LiveChatModel(LiveChatPreTrainedModel):
         super().__init__(config)
         self.shared = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
         self.encoder = LiveChatEncoder(config, modalities=("transcript", "chat") if text_only else MODALITIES)
-        self.decoder = None if text_only else LiveChatDecoder(config)
         if text_only:
+            self.decoder = None
+        elif config.decoder is not None:
+            self.decoder = LiveChatLMDecoder(config)
+        else:
+            self.decoder = LiveChatDecoder(config)
+        if not isinstance(self.decoder, LiveChatDecoder):
+            # An LM decoder embeds the comment tokens with its own (pretrained) table.
             self._tied_weights_keys = {"encoder.embed_tokens.weight": "shared.weight"}
         self.post_init()
 
@@ -617,7 +797,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
     def set_input_embeddings(self, value):
         self.shared = value
         self.encoder.embed_tokens = value
-        if self.decoder is not None:
+        if isinstance(self.decoder, LiveChatDecoder):
             self.decoder.embed_tokens = value
 
     def get_encoder(self, modality=None):
@@ -703,7 +883,7 @@ class LiveChatGuidanceLogitsProcessor(LogitsProcessor):
             if bool(extends.any(-1).all()):
                 reuse = extends.float().argmax(-1)
         if reuse is None:
-            self._cache = EncoderDecoderCache(DynamicCache(config=self.model.config), DynamicCache(config=self.model.config))
+            self._cache = self.model.get_decoder().new_cache()
             new_tokens = input_ids
         else:
             self._cache.reorder_cache(reuse)
@@ -736,8 +916,14 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
     def __init__(self, config: LiveChatConfig):
         super().__init__(config)
         self.model = LiveChatModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.copy_head = LiveChatCopyHead(config) if config.copy_mechanism else None
+        if config.decoder is None:
+            self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        else:
+            # The LM decoder's own head (`get_output_embeddings`), tied or not as the LM has it.
+            self.lm_head = None
+            self._tied_weights_keys = {}
+        decoder_width = config.decoder.hidden_size if config.decoder is not None else None
+        self.copy_head = LiveChatCopyHead(config, hidden_size=decoder_width) if config.copy_mechanism else None
         # Labels line up with the logits (the decoder inputs are the labels shifted right): transformers' masked-LM
         # loss, which does not shift again.
         self.loss_type = "ForMaskedLM"
@@ -748,6 +934,22 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
 
     def get_decoder(self):
         return self.model.decoder
+
+    def get_output_embeddings(self):
+        return self.lm_head if self.lm_head is not None else self.model.decoder.lm.get_output_embeddings()
+
+    def set_output_embeddings(self, new_embeddings):
+        if self.lm_head is None:
+            self.model.decoder.lm.set_output_embeddings(new_embeddings)
+        else:
+            self.lm_head = new_embeddings
+
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs, *args, **kwargs):
+        super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
+        cache = model_kwargs.get("past_key_values")
+        if isinstance(self.model.decoder, LiveChatLMDecoder) and cache is not None and not getattr(cache, "_is_user_defined", False):
+            # generate sizes its cache from LiveChat's config; an LM decoder's self-attention cache follows the LM's.
+            model_kwargs["past_key_values"] = self.model.decoder.new_cache()
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         if self._auto_class is not None:
@@ -760,7 +962,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
 
     def compute_logits(self, hidden_states: torch.Tensor, encoder_outputs: LiveChatEncoderOutput) -> torch.Tensor:
         """Next-token scores from decoder states: the LM head, mixed with the copy distribution when enabled."""
-        logits = self.lm_head(hidden_states)
+        logits = self.get_output_embeddings()(hidden_states)
         if self.copy_head is None:
             return logits
         return self.copy_head(
@@ -862,7 +1064,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> dict:
         if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
+            decoder_input_ids = decoder_input_ids[:, self.model.decoder.cached_length(past_key_values, encoder_outputs) :]
         inputs = {
             "decoder_input_ids": decoder_input_ids,
             "decoder_attention_mask": decoder_attention_mask,
@@ -882,7 +1084,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             if not others:
                 raise ValueError("generate() needs at least one of video_features, transcript_input_ids, chat_input_ids")
             video_features = others[0].new_zeros(
-                (others[0].shape[0], 0, self.config.video_feature_dim), dtype=self.lm_head.weight.dtype
+                (others[0].shape[0], 0, self.config.video_feature_dim), dtype=self.dtype
             )
         return super().generate(video_features=video_features, **kwargs)
 
@@ -926,7 +1128,9 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         # The vocabulary projection is the costliest step: run it on target tokens only, not on padding.
         is_target = labels.ne(-100)
         targets = labels[is_target]
-        token_logprobs = -F.cross_entropy(self.lm_head(hidden_states[is_target]).float(), targets, reduction="none")
+        token_logprobs = -F.cross_entropy(
+            self.get_output_embeddings()(hidden_states[is_target]).float(), targets, reduction="none"
+        )
         candidate_index = is_target.nonzero()[:, 0]
         if self.copy_head is not None:
             # The copy distribution at the target token only: attention mass on context tokens equal to it.
@@ -1071,6 +1275,7 @@ __all__ = [
     "LiveChatPreTrainedModel",
     "LiveChatEncoder",
     "LiveChatDecoder",
+    "LiveChatLMDecoder",
     "LiveChatModel",
     "LiveChatForCommentGeneration",
     "LiveChatForPretraining",

@@ -32,10 +32,17 @@ class LiveChatProcessor(ProcessorMixin):
 
     Context is truncated from the past: the latest transcript tokens and the latest comments are kept.
 
+    With a BERT-style tokenizer a comment starts with `[CLS]` and ends with `[SEP]`. With a causal LM's tokenizer
+    (LiveChat with an LM decoder; it has no `[SEP]`) the transcript, the chat and the targets all use the LM's
+    vocabulary, a comment ends with the LM's EOS token (one special token, which generation stops at and decoding
+    drops; a newline would merge with neighbouring text in byte-level BPE vocabularies), decoding starts from its BOS
+    (EOS when it has none, as GPT-2), and padding uses its pad token (EOS when it has none; masks never read padding
+    from the ids).
+
     Args:
         tokenizer ([`PreTrainedTokenizerFast`]):
             WordPiece tokenizer with `[PAD]`, `[CLS]`, `[SEP]` and `[MASK]` (BERT uncased by default, see
-            `hf_livechat.tokenization.default_tokenizer`).
+            `hf_livechat.tokenization.default_tokenizer`), or the tokenizer of the LM decoder.
         max_transcript_length (`int`, defaults to 100):
             Transcript tokens kept (the most recent).
         max_context_comments (`int`, defaults to 5):
@@ -99,16 +106,35 @@ class LiveChatProcessor(ProcessorMixin):
             chat_with_authors=getattr(config, "chat_with_authors", False),
         )
 
+    @property
+    def comment_end_token_id(self) -> int:
+        """What ends a comment: `[SEP]`, or the EOS token of a tokenizer without one (a causal LM's)."""
+        tok = self.tokenizer
+        end = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        if end is None:
+            raise ValueError("the tokenizer has neither a [SEP] nor an EOS token to end comments with")
+        return end
+
+    @property
+    def comment_start_token_id(self) -> int:
+        """What decoding starts from: `[CLS]`, or the BOS (else EOS) token of a causal LM's tokenizer."""
+        tok = self.tokenizer
+        return next(t for t in (tok.cls_token_id, tok.bos_token_id, self.comment_end_token_id) if t is not None)
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.comment_end_token_id
+
     def config_kwargs(self) -> dict:
         """Vocabulary size and special token ids a `LiveChatConfig` needs to match this processor's tokenizer."""
         tok = self.tokenizer
         return {
             "vocab_size": len(tok),
-            "pad_token_id": tok.pad_token_id,
-            "bos_token_id": tok.cls_token_id,
-            "decoder_start_token_id": tok.cls_token_id,
-            "eos_token_id": tok.sep_token_id,
-            "sep_token_id": tok.sep_token_id,
+            "pad_token_id": self.pad_token_id,
+            "bos_token_id": self.comment_start_token_id,
+            "decoder_start_token_id": self.comment_start_token_id,
+            "eos_token_id": self.comment_end_token_id,
+            "sep_token_id": self.comment_end_token_id,
             "mask_token_id": tok.mask_token_id,
             "max_transcript_length": self.max_transcript_length,
             "max_context_comments": self.max_context_comments,
@@ -228,7 +254,7 @@ class LiveChatProcessor(ProcessorMixin):
         ids = self._tokenize([t or "" for t in transcripts])
         ids = [seq[-self.max_transcript_length :] if self.max_transcript_length else [] for seq in ids]
         length = self.max_transcript_length if fixed else 0
-        input_ids = self._pad(ids, self.tokenizer.pad_token_id, length)
+        input_ids = self._pad(ids, self.pad_token_id, length)
         mask = self._pad([[1] * len(s) for s in ids], 0, length)
         return {"transcript_input_ids": input_ids, "transcript_attention_mask": mask}
 
@@ -244,7 +270,7 @@ class LiveChatProcessor(ProcessorMixin):
         keep = self.max_context_comments if training else self.max_eval_context_comments
         texts = [self._keep_comments([_message_line(m, self.chat_with_authors) for m in chat], keep, training) for chat in chats]
         if self.chat_encoder_type == "token":
-            sep = self.tokenizer.sep_token_id
+            sep = self.comment_end_token_id
             joined = []
             for comments in texts:
                 seq = []
@@ -253,21 +279,22 @@ class LiveChatProcessor(ProcessorMixin):
                 joined.append(seq[-self.max_chat_length :])
             length = self.max_chat_length if fixed else 0
             return {
-                "chat_input_ids": self._pad(joined, self.tokenizer.pad_token_id, length),
+                "chat_input_ids": self._pad(joined, self.pad_token_id, length),
                 "chat_attention_mask": self._pad([[1] * len(s) for s in joined], 0, length),
             }
         num_comments = keep if fixed else max([len(c) for c in texts] + [1])
-        input_ids = torch.full((len(texts), num_comments, self.max_comment_length), self.tokenizer.pad_token_id, dtype=torch.long)
+        input_ids = torch.full((len(texts), num_comments, self.max_comment_length), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(input_ids)
         for i, comments in enumerate(texts):
             for j, ids in enumerate(self._tokenize(comments)):
                 ids = ids[: self.max_comment_length]
                 input_ids[i, j, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        mask = (input_ids != self.tokenizer.pad_token_id).long()
+                mask[i, j, : len(ids)] = 1
         return {"chat_input_ids": input_ids, "chat_attention_mask": mask}
 
     def encode_targets(self, targets: list[str]) -> torch.Tensor:
         """Target comments as labels: up to `max_comment_length` tokens, then `[SEP]`, padded with -100."""
-        ids = [seq[: self.max_comment_length] + [self.tokenizer.sep_token_id] for seq in self._tokenize(targets)]
+        ids = [seq[: self.max_comment_length] + [self.comment_end_token_id] for seq in self._tokenize(targets)]
         return self._pad(ids, -100)
 
     def encode_candidates(self, candidates: list[list[str]]) -> dict[str, torch.Tensor]:
@@ -275,12 +302,14 @@ class LiveChatProcessor(ProcessorMixin):
         (batch, num_candidates, max_comment_length + 1)."""
         num = max(len(c) for c in candidates)
         length = self.max_comment_length + 1
-        ids = torch.full((len(candidates), num, length), self.tokenizer.pad_token_id, dtype=torch.long)
+        ids = torch.full((len(candidates), num, length), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
         for i, cands in enumerate(candidates):
             for j, seq in enumerate(self._tokenize(list(cands))):
-                seq = seq[: self.max_comment_length] + [self.tokenizer.sep_token_id]
+                seq = seq[: self.max_comment_length] + [self.comment_end_token_id]
                 ids[i, j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        return {"candidate_ids": ids, "candidate_attention_mask": (ids != self.tokenizer.pad_token_id).long()}
+                mask[i, j, : len(seq)] = 1
+        return {"candidate_ids": ids, "candidate_attention_mask": mask}
 
     def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
         return self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)

@@ -1,0 +1,257 @@
+"""LiveChat with a pretrained causal LM as its comment decoder (`LiveChatConfig(decoder=...)`), offline: tiny random
+llama / qwen2 / gpt2 LMs with a tiny byte-level BPE tokenizer stand in for a downloaded one."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from clip_dataset_fixtures import write_clip_dataset
+from livechat_testing import tiny_config
+from huggingface_hub.errors import StrictDataclassClassValidationError
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoModel, AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, Qwen2Config
+
+from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
+from hf_livechat.models.livechat.modeling_livechat import LiveChatLMDecoder, shift_tokens_right
+from hf_livechat.training.lora import LORA_TARGET_MODULES, apply_lora, has_lora, merge_lora
+
+
+TEXT = [
+    "let us talk about pizza now", "pizza is great", "hello jazz", "otters are cute", "the boss fight is hard",
+    "what a goal", "storm incoming", "bread and snow", "fire in the hole", "hi chat", "LUL", "PogChamp that was close",
+] * 20
+
+
+def lm_tokenizer(with_pad: bool = True) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer with BOS/EOS (and a pad token for llama/qwen2, none for gpt2), as LMs ship them."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    specials = ["<pad>", "<s>", "</s>"] if with_pad else ["<|endoftext|>"]
+    tokenizer.train_from_iterator(TEXT, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    if with_pad:
+        return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+
+
+def lm_config(model_type: str, vocab_size: int):
+    if model_type == "gpt2":
+        return GPT2Config(vocab_size=vocab_size, n_embd=48, n_layer=3, n_head=4, n_positions=128, bos_token_id=0, eos_token_id=0)
+    config_class = {"llama": LlamaConfig, "qwen2": Qwen2Config}[model_type]
+    return config_class(
+        vocab_size=vocab_size, hidden_size=48, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    )
+
+
+def save_tiny_lm(folder, model_type: str = "llama", seed: int = 0):
+    """A random LM and its tokenizer saved as a pretrained folder (what `--decoder` points at)."""
+    tokenizer = lm_tokenizer(with_pad=model_type != "gpt2")
+    torch.manual_seed(seed)
+    lm = AutoModelForCausalLM.from_config(lm_config(model_type, len(tokenizer)))
+    lm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def livechat_with_lm(folder, **overrides) -> tuple[LiveChatForCommentGeneration, LiveChatProcessor]:
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    sizes = tiny_config().to_diff_dict()
+    for key in ("model_type", "transformers_version", "vocab_size"):
+        sizes.pop(key, None)
+    processor = LiveChatProcessor(tokenizer, chat_encoder_type=overrides.get("chat_encoder_type", "comment"))
+    sizes.update({k: v for k, v in processor.config_kwargs().items() if k.endswith("token_id")})
+    sizes.update(overrides)
+    config = LiveChatConfig.with_decoder(folder, **sizes)
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    model = LiveChatForCommentGeneration(config)
+    model.get_decoder().load_pretrained_lm()
+    return model.eval(), processor
+
+
+def clip_inputs(processor, targets=None, training=False):
+    return processor(
+        video_features=[torch.randn(5, 12, generator=torch.Generator().manual_seed(i)) for i in range(2)],
+        transcript=["let us talk about pizza now", "otters are cute"],
+        chat=[["hi chat", "pizza is great", "LUL"], ["what a goal"]],
+        targets=targets,
+        training=training,
+    )
+
+
+def open_gates(model, value=0.5):
+    with torch.no_grad():
+        for block in model.get_decoder().gated_cross_attn.values():
+            block.gate.fill_(value)
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen2", "gpt2"])
+def test_gates_at_zero_give_the_bare_lms_logits(tmp_path, model_type):
+    folder = save_tiny_lm(tmp_path / "lm", model_type)
+    model, processor = livechat_with_lm(folder)
+    inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
+    assert all(block.gate.item() == 0 for block in model.get_decoder().gated_cross_attn.values())
+    decoder_input_ids = shift_tokens_right(inputs["labels"], model.config.pad_token_id, model.config.decoder_start_token_id)
+    bare = AutoModelForCausalLM.from_pretrained(folder).eval()
+    with torch.no_grad():
+        expected = bare(input_ids=decoder_input_ids).logits
+        assert torch.allclose(model(**inputs).logits, expected, atol=1e-5)
+        open_gates(model)
+        assert not torch.allclose(model(**inputs).logits, expected, atol=1e-3), "open gates must let the clip in"
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
+def test_generation_uses_the_lm_cache_beams_and_guidance(tmp_path, fusion):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, decoder_fusion=fusion, chat_encoder_type="token", copy_mechanism=True)
+    if fusion == "cross_attention":
+        open_gates(model)
+        assert model.get_decoder().prefix_projection is None
+    else:
+        assert model.get_decoder().gated_cross_attn is None
+    inputs = clip_inputs(processor)
+    cached = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+    uncached = model.generate(**inputs, max_new_tokens=6, do_sample=False, use_cache=False)
+    assert torch.equal(cached, uncached)
+    assert cached[:, 0].eq(model.config.decoder_start_token_id).all()
+    beams = model.generate(**inputs, max_new_tokens=6, num_beams=3, num_return_sequences=2)
+    assert beams.shape[0] == 4
+    guided = model.generate(**inputs, max_new_tokens=6, do_sample=False, guidance_scale=2.0)
+    assert guided.shape[0] == 2
+    assert all(isinstance(text, str) for text in processor.batch_decode(guided))
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
+def test_candidate_scores_share_the_lm_vocabulary(tmp_path, fusion):
+    folder = save_tiny_lm(tmp_path / "lm", "gpt2")
+    model, processor = livechat_with_lm(folder, decoder_fusion=fusion, copy_mechanism=True)
+    if fusion == "cross_attention":
+        open_gates(model)
+    inputs = clip_inputs(processor)
+    candidates = processor.encode_candidates([["pizza is great", "hi chat", "LUL"], ["what a goal", "otters are cute", "hi"]])
+    # gpt2's pad is its EOS: the mask, not the ids, tells where a candidate ends, and its EOS is scored.
+    assert processor.pad_token_id == processor.comment_end_token_id == model.config.eos_token_id
+    assert candidates["candidate_attention_mask"].sum(-1).tolist() == [
+        [len(processor.tokenizer(t)["input_ids"]) + 1 for t in row]
+        for row in (["pizza is great", "hi chat", "LUL"], ["what a goal", "otters are cute", "hi"])
+    ]
+    scores = model.score_candidates(**candidates, **inputs)
+    one_by_one = torch.stack(
+        [model.score_candidates(candidates["candidate_ids"][:, j : j + 1], candidates["candidate_attention_mask"][:, j : j + 1], **inputs)[:, 0] for j in range(3)],
+        dim=1,
+    )
+    assert torch.allclose(scores, one_by_one, atol=1e-5)
+    prior = model.unconditional_candidate_scores(**candidates)
+    contrastive = model.score_candidates(**candidates, prior_weight=0.5, **inputs)
+    assert torch.allclose(contrastive, scores - 0.5 * prior, atol=1e-5)
+
+
+def test_processor_uses_the_lm_tokenizer_and_round_trips(tmp_path):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, chat_encoder_type="token")
+    tokenizer = processor.tokenizer
+    assert (model.config.eos_token_id, model.config.sep_token_id) == (tokenizer.eos_token_id,) * 2
+    assert model.config.decoder_start_token_id == tokenizer.bos_token_id
+    assert model.config.vocab_size == model.config.decoder.vocab_size == len(tokenizer)
+    inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
+    assert inputs["labels"][0, : inputs["labels"][0].ne(-100).sum()].tolist() == tokenizer("pizza is great")["input_ids"] + [tokenizer.eos_token_id]
+    # "token" chat: every comment closed by EOS, which the chat encoder splits on.
+    chat = inputs["chat_input_ids"][0][inputs["chat_attention_mask"][0].bool()]
+    assert chat.eq(tokenizer.eos_token_id).sum() == 3
+    processor.save_pretrained(tmp_path / "processor")
+    reloaded = LiveChatProcessor.from_pretrained(tmp_path / "processor")
+    again = clip_inputs(reloaded, targets=["pizza is great", "what a goal"])
+    assert all(torch.equal(inputs[k], again[k]) for k in inputs)
+
+
+def test_config_checks_the_lm_vocabulary():
+    # transformers' strict config dataclasses wrap validator errors in StrictDataclassClassValidationError.
+    with pytest.raises(StrictDataclassClassValidationError, match="vocabulary"):
+        tiny_config(decoder=lm_config("llama", 300).to_dict())
+    with pytest.raises(StrictDataclassClassValidationError, match="decoder_fusion"):
+        tiny_config(vocab_size=300, decoder=lm_config("llama", 300).to_dict(), decoder_fusion="late")
+    config = tiny_config(vocab_size=300, decoder=lm_config("qwen2", 300).to_dict(), cross_attention_interval=2)
+    assert type(config.decoder).__name__ == "Qwen2Config"
+    assert sorted(LiveChatForCommentGeneration(config).get_decoder().gated_cross_attn) == ["0", "2"]
+    assert LiveChatConfig.from_dict(config.to_dict()).decoder.model_type == "qwen2"
+
+
+def test_lora_trains_only_adapters_and_additions_then_merges_into_a_plain_checkpoint(tmp_path):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, chat_encoder_type="token", copy_mechanism=True)
+    apply_lora(model, r=4)
+    assert has_lora(model)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    lm_trainable = {name for name in trainable if ".decoder.lm." in name}
+    assert lm_trainable and all("lora_" in name for name in lm_trainable)
+    assert {name.split(".")[-4] for name in lm_trainable} == set(LORA_TARGET_MODULES["llama"])
+    others = {name for name, _ in model.named_parameters() if ".decoder.lm." not in name}
+    assert others <= trainable  # encoders, gated cross-attention, copy head: trained in full
+    assert any("gated_cross_attn" in name for name in others)
+
+    torch.manual_seed(0)
+    model.train()
+    batch = clip_inputs(processor, targets=["pizza is great", "what a goal"], training=True)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+    gates = [block.gate.item() for block in model.get_decoder().gated_cross_attn.values()]
+    assert any(g != 0 for g in gates), "the gates must train away from 0"
+
+    model.eval()
+    inputs = clip_inputs(processor)
+    candidates = processor.encode_candidates([["pizza is great", "hi chat"], ["what a goal", "LUL"]])
+    with_adapters = model.score_candidates(**candidates, prior_weight=0.5, **inputs)
+    merge_lora(model)
+    assert not has_lora(model)
+    merged = model.score_candidates(**candidates, prior_weight=0.5, **inputs)
+    assert torch.allclose(with_adapters, merged, atol=1e-4)
+
+    model.save_pretrained(tmp_path / "saved")
+    processor.save_pretrained(tmp_path / "saved")
+    keys = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert keys["decoder"]["model_type"] == "llama"
+    loaded = AutoModel.from_pretrained(tmp_path / "saved").eval()
+    assert isinstance(loaded, LiveChatForCommentGeneration) and isinstance(loaded.get_decoder(), LiveChatLMDecoder)
+    reloaded_processor = LiveChatProcessor.from_pretrained(tmp_path / "saved")
+    assert torch.equal(loaded.score_candidates(**candidates, prior_weight=0.5, **clip_inputs(reloaded_processor)), merged)
+
+
+def test_lora_needs_an_lm_decoder():
+    with pytest.raises(ValueError, match="LM decoder"):
+        apply_lora(LiveChatForCommentGeneration(tiny_config()))
+
+
+def _cli(*args, timeout=900):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-c", "import sys; from hf_livechat.cli import main; sys.exit(main(sys.argv[1:]))", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_cli_trains_an_lm_decoder_with_lora_and_the_saved_model_evaluates(tmp_path):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    data = write_clip_dataset(tmp_path / "clips", {"train": 8, "validation": 4, "test": 4})
+    out = tmp_path / "model"
+    train = _cli("train", str(data), "--output-dir", str(out), "--config", "tiny", "--decoder", folder, "--lora-r", "4",
+                 "--epochs", "2", "--batch-size", "4", "--evaluations", "0", "--logging-steps", "1")
+    assert train.returncode == 0, (train.stdout + train.stderr)[-4000:]
+    assert "LoRA r=4 on the LM decoder" in train.stdout
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["decoder"]["model_type"] == "llama" and saved["decoder_fusion"] == "cross_attention"
+    model = AutoModel.from_pretrained(out)
+    assert not has_lora(model) and not any("lora" in name for name, _ in model.named_parameters())
+    processor = LiveChatProcessor.from_pretrained(out)
+    assert processor.tokenizer.eos_token_id == model.config.eos_token_id
+    evaluate = _cli("evaluate", str(out), str(data), "--split", "test", "--json", str(tmp_path / "eval.json"))
+    assert evaluate.returncode == 0, (evaluate.stdout + evaluate.stderr)[-4000:]
+    assert 0 <= json.loads((tmp_path / "eval.json").read_text())["recall@1"] <= 1
