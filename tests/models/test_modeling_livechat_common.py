@@ -176,6 +176,14 @@ class LiveChatModelTest(ModelTesterMixin, unittest.TestCase):
     def setUp(self):
         self.model_tester = LiveChatModelTester(self, config_overrides=self.config_overrides)
 
+    def _prepare_for_class(self, inputs_dict, model_class, return_labels=False):
+        # Like BERT's pretraining head and `next_sentence_label`: the activity head trains on its own label, the
+        # response window's comment count, beside the comment's tokens.
+        inputs_dict = super()._prepare_for_class(inputs_dict, model_class, return_labels=return_labels)
+        if return_labels and model_class is LiveChatForCommentGeneration:
+            inputs_dict["activity_labels"] = torch.arange(self.model_tester.batch_size, dtype=torch.float) + 1
+        return inputs_dict
+
     def test_model_forward_default_config_values(self):
         if self.model_tester.token_chat:
             self.skipTest(

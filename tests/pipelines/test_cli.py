@@ -56,6 +56,9 @@ def test_evaluate_reports_recall_by_a_dataset_column(model_dir, tmp_path, capsys
     assert "R@1 by streamer" in out
     groups = json.loads(report.read_text())["recall@1 by group"]
     assert sorted(groups) == ["s0 (8)", "s1 (8)"] and all(0 <= v <= 1 for v in groups.values())
+    assert "activity over 16 response windows" in out
+    activity = json.loads(report.read_text())["activity"]
+    assert activity["num_windows"] == 16 and activity["model"]["mae"] >= 0 and "spearman" in activity["recent rate"]
     assert main(["evaluate", str(model_dir), str(dataset), "--group-by", "no_such_column"]) == 2
     assert "no such column" in capsys.readouterr().err
 

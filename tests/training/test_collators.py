@@ -127,3 +127,10 @@ def test_batch_without_frames_still_gets_video_inputs_with_the_feature_size(proc
     batch = DataCollatorForCommentGeneration(processor, video_feature_dim=8)(rows)
     assert batch["video_features"].shape[0] == 2 and batch["video_features"].shape[-1] == 8
     assert not batch["video_mask"].any()
+
+
+def test_activity_labels_are_the_response_counts(processor):
+    rows = toy_rows(3)
+    batch = DataCollatorForCommentGeneration(processor)(rows)
+    assert batch["activity_labels"].tolist() == [float(len(r["response_comments"])) for r in rows]
+    assert "activity_labels" not in DataCollatorForCommentGeneration(processor, activity_labels=False)(rows)

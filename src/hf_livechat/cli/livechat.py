@@ -51,6 +51,20 @@ def _column_labeller(column: str):
     return label_of
 
 
+def _evaluate_activity(model, processor, loading: dict, args) -> dict | None:
+    """The activity head's predicted comment counts against the real ones, beside the chat's recent rate."""
+    from ..data.clip_dataset import load_clip_dataset
+    from ..evaluation.activity import evaluate_activity, format_activity
+
+    if model.activity_head is None or any(key.startswith("activity_head.") for key in loading["missing_keys"]):
+        print("\nactivity: not reported (this model was saved without a trained activity head)")
+        return None
+    dataset = load_clip_dataset(args.dataset_dir, args.split)
+    report = evaluate_activity(model, processor, [dataset[i] for i in range(len(dataset))], batch_size=args.batch_size)
+    print("\n" + format_activity(report))
+    return report
+
+
 def _evaluate(args):
     from ..evaluation.evaluate import evaluate_model, format_table
 
@@ -58,9 +72,14 @@ def _evaluate(args):
     if args.ablate:
         ablations += [(name.strip(),) for name in args.ablate.split(",") if name.strip()]
     group_of = _column_labeller(args.group_by) if args.group_by else None
+    from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
+
+    model, loading = LiveChatForCommentGeneration.from_pretrained(args.model_dir, output_loading_info=True)
+    model.eval()
+    processor = LiveChatProcessor.from_pretrained(args.model_dir)
     results = evaluate_model(
         args.model_dir, args.dataset_dir, args.split, args.protocol, ablations, seed=args.seed, batch_size=args.batch_size, paper_metric=args.paper_metric,
-        length_normalize=not args.sum_log_probs, group_of=group_of, prior_weight=args.prior_weight,
+        length_normalize=not args.sum_log_probs, group_of=group_of, prior_weight=args.prior_weight, model=model, processor=processor,
     )
     print(f"scoring: {next(iter(results.values()))['scoring']}")
     print(format_table(results, chance=1 / (100 if args.protocol == "livebot" else 10)))
@@ -68,8 +87,11 @@ def _evaluate(args):
         by_group = {name: metrics["recall@1 by group"] for name, metrics in results.items()}
         print(f"\nR@1 by {args.group_by}:")
         print(format_table(by_group, columns=sorted(next(iter(by_group.values())))))
+    activity = _evaluate_activity(model, processor, loading, args)
     if args.json:
         report = results["full"] if len(results) == 1 else results
+        if activity is not None:
+            report = {**report, "activity": activity}
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.json}")
 

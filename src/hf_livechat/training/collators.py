@@ -45,6 +45,8 @@ class DataCollatorForCommentGeneration:
             (`guidance_scale`) subtract.
         video_feature_dim: size of a frame feature; with it, a batch whose clips have no frames still gets
             `(0, dim)` video inputs, so every parameter takes part in every step (DDP needs that).
+        activity_labels: add `activity_labels`, each clip's number of response comments, the target of the model's
+            activity head (turn off for a model built with `activity_head=False`).
     """
 
     processor: object
@@ -55,6 +57,7 @@ class DataCollatorForCommentGeneration:
     modality_dropout: float = 0.0
     unconditional_rate: float = 0.0
     video_feature_dim: int | None = None
+    activity_labels: bool = True
     epoch: int = 0
 
     def __post_init__(self):
@@ -94,7 +97,10 @@ class DataCollatorForCommentGeneration:
             ablate=self.drop_modalities,
             row_ablations=[self.dropped_modalities(r) for r in rows],
         )
-        return dict(self.processor(**inputs, targets=targets, training=self.training))
+        batch = dict(self.processor(**inputs, targets=targets, training=self.training))
+        if self.activity_labels:
+            batch["activity_labels"] = torch.tensor([float(len(r["response_comments"])) for r in rows])
+        return batch
 
 
 class EpochCallback(TrainerCallback):

@@ -305,6 +305,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
     collator = DataCollatorForCommentGeneration(
         processor, random_target=True, training=True, seed=args.seed, modality_dropout=recipe.modality_dropout,
         unconditional_rate=recipe.unconditional_rate, video_feature_dim=video_feature_dim,
+        activity_labels=model.config.activity_head,
     )
     trainer = LiveChatTrainer(
         model=model,
@@ -313,7 +314,8 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         eval_dataset=eval_set,
         data_collator=collator,
         eval_data_collator=DataCollatorForCommentGeneration(
-            processor, random_target=False, training=False, video_feature_dim=video_feature_dim
+            processor, random_target=False, training=False, video_feature_dim=video_feature_dim,
+            activity_labels=model.config.activity_head,
         ),
         processing_class=processor,
         callbacks=[EpochCallback(collator)],

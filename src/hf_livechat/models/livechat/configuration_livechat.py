@@ -135,6 +135,12 @@ class LiveChatConfig(PreTrainedConfig):
         copy_mechanism (`bool`, defaults to `False`):
             Mix a copy distribution over the context's transcript and chat tokens into the LM head (pointer-generator):
             lets the model repeat names, memes and emotes it saw in the context.
+        activity_head (`bool`, defaults to `True`):
+            Predict how many comments the response window will hold from the three encoded modalities
+            ([`LiveChatActivityHead`]): `predict_activity`, and `activity_log_rate` in the outputs. It reads the
+            encoders without training them (their states are detached), so it leaves ranking and generation as they are.
+        activity_loss_weight (`float`, defaults to 1.0):
+            Weight of the head's Poisson loss (given `activity_labels`, the response windows' comment counts) in `loss`.
         decoder (`PreTrainedConfig` or `dict`, *optional*):
             Sub-config of a causal language model (any `AutoModelForCausalLM`: llama, qwen2, mistral, gpt2
             families) used as the comment decoder in place of LiveChat's own; `vocab_size` and the special tokens are
@@ -205,6 +211,8 @@ class LiveChatConfig(PreTrainedConfig):
     decoder_name_or_path: str | None = None
     decoder_fusion: str = "cross_attention"
     cross_attention_interval: int = 1
+    activity_head: bool = True
+    activity_loss_weight: float = 1.0
     use_cache: bool = True
     pad_token_id: int | None = 0
     bos_token_id: int | None = 101

@@ -405,6 +405,35 @@ class LiveChatCopyHead(nn.Module):
         return probs.clamp_min(1e-12).log().to(lm_logits.dtype)
 
 
+class LiveChatActivityHead(nn.Module):
+    """How many comments the response window will hold: a learned query per modality pools its memory (the null slot
+    included, so an absent modality pools to "nothing here"), and a small MLP maps the pooled vectors and the log-count
+    of each memory's real slots (how much chat and speech there was) to the log of the expected count (a Poisson rate).
+
+    The memories are detached: the head learns from the encoders without pulling them towards counting."""
+
+    def __init__(self, config: LiveChatConfig):
+        super().__init__()
+        self.queries = nn.Parameter(torch.zeros(len(MODALITIES), config.d_model))
+        self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.dense = nn.Linear(len(MODALITIES) * (config.d_model + 1), config.d_model)
+        self.activation = ACT2FN[config.activation_function]
+        self.out_proj = nn.Linear(config.d_model, 1)
+
+    def forward(self, memories: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """`{modality: (states (batch, slots, d_model), mask (batch, slots))}` -> log expected count `(batch,)`."""
+        pooled, counts = [], []
+        for query, modality in zip(self.queries, MODALITIES):
+            states, mask = memories[modality]
+            states = self.layer_norm(states.detach())
+            scores = (states @ query.to(states.dtype)) * states.shape[-1] ** -0.5
+            weights = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min).softmax(-1)
+            pooled.append((weights.unsqueeze(-1) * states).sum(1))
+            counts.append(torch.log1p((mask.sum(-1) - 1).clamp_min(0).to(states.dtype)))
+        features = torch.cat([*pooled, torch.stack(counts, dim=-1)], dim=-1)
+        return self.out_proj(self.activation(self.dense(features))).squeeze(-1)
+
+
 class LiveChatPretrainingHead(nn.Module):
     """BERT-style masked-LM head (transform, then the tied token embeddings)."""
 

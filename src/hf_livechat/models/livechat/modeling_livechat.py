@@ -26,6 +26,7 @@ from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_livechat import MODALITIES, LiveChatConfig
 from .layers_livechat import (
+    LiveChatActivityHead,
     LiveChatAttention,
     LiveChatCopyHead,
     LiveChatDecoderLayer,
@@ -148,9 +149,15 @@ class LiveChatCommentGenerationOutput(Seq2SeqLMOutput):
         encoder_attentions: see [`LiveChatModelOutput`].
         encoder_outputs (`LiveChatEncoderOutput`):
             The encoded modalities one by one (with their `hidden_states` / `attentions` when requested).
+        activity_log_rate (`torch.FloatTensor` of shape `(batch_size,)`, *optional*, with `config.activity_head`):
+            Log of the expected number of comments in the response window after each clip's context.
+        activity_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `activity_labels` is given):
+            The activity head's Poisson negative log-likelihood (already weighted into `loss`).
     """
 
     encoder_outputs: LiveChatEncoderOutput | None = None
+    activity_log_rate: torch.FloatTensor | None = None
+    activity_loss: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -212,6 +219,8 @@ class LiveChatPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, LiveChatGatedCrossAttention):
             init.zeros_(module.gate)  # training starts from the LM itself
+        elif isinstance(module, LiveChatActivityHead):
+            init.normal_(module.queries, mean=0.0, std=std)
         if isinstance(module, LiveChatEncoder) and hasattr(module, "video_feature_mean"):
             init.zeros_(module.video_feature_mean)
             init.ones_(module.video_feature_std)
@@ -924,6 +933,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             self._tied_weights_keys = {}
         decoder_width = config.decoder.hidden_size if config.decoder is not None else None
         self.copy_head = LiveChatCopyHead(config, hidden_size=decoder_width) if config.copy_mechanism else None
+        self.activity_head = LiveChatActivityHead(config) if config.activity_head else None
         # Labels line up with the logits (the decoder inputs are the labels shifted right): transformers' masked-LM
         # loss, which does not shift again.
         self.loss_type = "ForMaskedLM"
@@ -987,6 +997,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         encoder_outputs: LiveChatEncoderOutput | None = None,
         past_key_values: EncoderDecoderCache | None = None,
         labels: torch.LongTensor | None = None,
+        activity_labels: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.LongTensor | None = None,
@@ -998,6 +1009,8 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         labels (`torch.LongTensor` of shape `(batch_size, target_length)`, *optional*):
             Target comment token ids ending with `[SEP]`; `-100` positions are ignored by the loss. When given without
             `decoder_input_ids`, the decoder inputs are the labels shifted right behind `[CLS]`.
+        activity_labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            How many comments each clip's response window holds: the activity head's Poisson target.
         input_ids, attention_mask, inputs_embeds, decoder_inputs_embeds:
             Accepted because PEFT's seq2seq wrapper always passes them; LiveChat has no single `input_ids` and
             raises if any of them is set.
@@ -1041,6 +1054,18 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch)
+        activity_log_rate = activity_loss = None
+        if self.activity_head is not None:
+            activity_log_rate = self.activity_head(outputs.encoder_outputs.memories())
+            if activity_labels is not None:
+                activity_loss = F.poisson_nll_loss(activity_log_rate.float(), activity_labels.float(), log_input=True)
+                weighted = self.config.activity_loss_weight * activity_loss
+                if labels is not None and num_items_in_batch is not None:
+                    # Accumulated micro-batches sum their losses: weight each by its share of the target tokens.
+                    weighted = weighted * labels.ne(-100).sum() / num_items_in_batch
+                loss = weighted if loss is None else loss + weighted
+        elif activity_labels is not None:
+            raise ValueError("activity_labels given to a model without an activity head (config.activity_head=False)")
         return LiveChatCommentGenerationOutput(
             loss=loss,
             logits=logits,
@@ -1052,7 +1077,28 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             encoder_hidden_states=outputs.encoder_hidden_states,
             encoder_attentions=outputs.encoder_attentions,
             encoder_outputs=outputs.encoder_outputs,
+            activity_log_rate=activity_log_rate,
+            activity_loss=activity_loss,
         )
+
+    @torch.no_grad()
+    def predict_activity(
+        self, encoder_outputs: LiveChatEncoderOutput | None = None, **model_inputs
+    ) -> torch.FloatTensor:
+        """Expected number of comments `(batch_size,)` in the response window that follows each clip's context.
+
+        Args:
+            encoder_outputs: encoded clips, when already computed (e.g. by `generate`); otherwise the encoders run on
+                `model_inputs`.
+            model_inputs: what `LiveChatProcessor` returns (video, transcript and chat inputs; targets and decoder
+                inputs are ignored).
+        """
+        if self.activity_head is None:
+            raise ValueError("This model has no activity head (config.activity_head=False): train one with it on")
+        if encoder_outputs is None:
+            names = ("video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids", "chat_attention_mask")
+            encoder_outputs = self.get_encoder()(**{name: model_inputs[name] for name in names if name in model_inputs})
+        return self.activity_head(encoder_outputs.memories()).float().exp()
 
     def prepare_inputs_for_generation(
         self,

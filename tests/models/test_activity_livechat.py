@@ -1,0 +1,84 @@
+"""The activity head: how many comments the response window will hold, from the encoded clip."""
+
+import pytest
+import torch
+from livechat_testing import tiny_config, tiny_inputs
+
+from hf_livechat import LiveChatForCommentGeneration
+
+
+def _labels(config, batch_size):
+    return torch.full((batch_size, 3), 5).index_fill_(1, torch.tensor([2]), config.eos_token_id)
+
+
+def test_predict_activity_is_the_exponent_of_the_outputs_log_rate():
+    config = tiny_config()
+    model = LiveChatForCommentGeneration(config).eval()
+    inputs = tiny_inputs(config)
+    outputs = model(**inputs, labels=_labels(config, 3))
+    predicted = model.predict_activity(**inputs, labels=_labels(config, 3))
+    assert outputs.activity_log_rate.shape == (3,)
+    torch.testing.assert_close(predicted, outputs.activity_log_rate.exp())
+    assert (predicted > 0).all()
+
+
+def test_activity_loss_is_poisson_and_weighted_into_the_loss():
+    config = tiny_config(activity_loss_weight=0.5)
+    model = LiveChatForCommentGeneration(config).eval()
+    inputs, labels = tiny_inputs(config), _labels(config, 3)
+    counts = torch.tensor([0.0, 4.0, 9.0])
+    plain = model(**inputs, labels=labels)
+    with_activity = model(**inputs, labels=labels, activity_labels=counts)
+    rate = plain.activity_log_rate.exp()
+    by_hand = (rate - counts * plain.activity_log_rate).mean()
+    torch.testing.assert_close(with_activity.activity_loss, by_hand)
+    torch.testing.assert_close(with_activity.loss, plain.loss + 0.5 * by_hand)
+
+
+def test_the_head_does_not_train_the_encoders():
+    """The memories are detached: the activity loss alone leaves every encoder parameter without a gradient."""
+    config = tiny_config()
+    model = LiveChatForCommentGeneration(config)
+    outputs = model(**tiny_inputs(config), labels=_labels(config, 3), activity_labels=torch.tensor([1.0, 2.0, 3.0]))
+    outputs.activity_loss.backward()
+    assert all(p.grad is None for p in model.get_encoder().parameters())
+    assert all(p.grad is not None for p in model.activity_head.parameters())
+
+
+def test_activity_head_learns_counts_that_follow_the_chat():
+    """Counts that grow with the number of context comments: training the head brings its loss down and its
+    predictions into the counts' order."""
+    torch.manual_seed(0)
+    config = tiny_config(chat_encoder_type="token")
+    model = LiveChatForCommentGeneration(config)
+    inputs = tiny_inputs(config, batch_size=8, seed=1)
+    comment_len = 5
+    kept = torch.arange(8) % 4 + 1  # 1..4 comments per clip
+    for row, n in enumerate(kept.tolist()):
+        inputs["chat_input_ids"][row, n * comment_len :] = config.pad_token_id
+        inputs["chat_attention_mask"][row, n * comment_len :] = 0
+    counts = (kept * 3).float()
+    optimizer = torch.optim.Adam(model.activity_head.parameters(), lr=0.05)
+    losses = []
+    for _ in range(60):
+        loss = model(**inputs, labels=_labels(config, 8), activity_labels=counts).activity_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 1.0
+    predicted = model.predict_activity(**inputs)
+    for low, high in ((0, 1), (1, 2), (2, 3)):
+        assert predicted[kept == low + 1].mean() < predicted[kept == high + 1].mean()
+
+
+def test_models_without_the_head_say_so():
+    config = tiny_config(activity_head=False)
+    model = LiveChatForCommentGeneration(config).eval()
+    inputs = tiny_inputs(config)
+    assert model(**inputs, labels=_labels(config, 3)).activity_log_rate is None
+    with pytest.raises(ValueError, match="no activity head"):
+        model.predict_activity(**inputs)
+    with pytest.raises(ValueError, match="without an activity head"):
+        model(**inputs, labels=_labels(config, 3), activity_labels=torch.ones(3))
+
