@@ -145,6 +145,21 @@ def test_videos_and_chat_logs_in_one_build_share_one_schema(tmp_path):
     assert inputs["video_features"][0].shape == (0, 3) and inputs["transcript"] == [""]
 
 
+def test_training_on_a_split_whose_clips_have_no_frames(tmp_path, capsys):
+    """A mixed build whose train split holds only the chat-only VOD: the model takes the dataset's feature size, and
+    the frame statistics, which have no frame to read, are skipped."""
+    write_test_video(tmp_path / "game.mp4", seconds=65, fps=4, width=32, height=32)
+    write_chat(tmp_path / "game.json", np.arange(0.5, 65.0, 1.0))
+    write_chat(tmp_path / "logonly.json", np.arange(0.5, 125.0, 1.0))
+    manifest = write_manifest(tmp_path / "m.jsonl", [{"video": "game.mp4", "chat": "game.json", "split": "validation"}, {"chat": "logonly.json", "split": "train"}])
+    data, model = tmp_path / "ds", tmp_path / "model"
+    build_livechat_dataset(manifest, data, BuildOptions(clips=EVERY_CLIP), frame_encoder=mean_colour_encoder, progress=False)
+    train = load_clip_dataset(str(data), "train")
+    assert len(train) == 4 and video_feature_statistics(train) is None
+    assert main(["train", str(data), "--output-dir", str(model), "--config", "tiny", "--epochs", "1", "--batch-size", "4", "--evaluations", "0"]) == 0
+    assert json.loads((model / "config.json").read_text())["video_feature_dim"] == 3
+
+
 def test_rows_without_a_chat_log_are_refused(tmp_path):
     write_chat(tmp_path / "c.json", [1.0, 25.0])
     (tmp_path / "v.mp4").write_bytes(b"")
