@@ -1,0 +1,119 @@
+"""Perplexity per word, so that models with different tokenizers compare on the same comments.
+
+A model's summed negative log-likelihood of a comment (natural log, over all of its tokens including the token(s)
+that end the line) is spread over the comment's words: whitespace words plus one for the line end, which every
+model has to predict too. `per_word_perplexity = exp(sum of NLL / sum of words)` over a set of comments.
+
+`causal_lm_target_nll` computes those sums for any causal LM of transformers, given prompts and the targets that
+follow them, in padded batches (one forward pass per batch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def count_words(text: str) -> int:
+    """Whitespace words of `text` plus one for the end of the line."""
+    return len(text.split()) + 1
+
+
+def per_word_perplexity(nll: Sequence[float], texts: Sequence[str]) -> float:
+    """`exp(sum(nll) / sum(count_words(text)))`.
+
+    Args:
+        nll: per comment, the summed negative log-likelihood (natural log) of all its tokens, the line end included.
+        texts: the comments, without the line end.
+
+    Raises:
+        ValueError: lengths differ, there are no comments, or an NLL is negative or not finite.
+    """
+    nll = np.asarray(nll, dtype=np.float64).ravel()
+    if len(nll) != len(texts):
+        raise ValueError(f"{len(nll)} NLL values but {len(texts)} texts")
+    if len(nll) == 0:
+        raise ValueError("per-word perplexity needs at least one comment")
+    if not np.isfinite(nll).all() or (nll < 0).any():
+        raise ValueError("NLL values must be finite and >= 0")
+    return math.exp(nll.sum() / sum(count_words(text) for text in texts))
+
+
+def causal_lm_target_nll(
+    model, tokenizer, prompts: Sequence[str], targets: Sequence[str], batch_size: int = 8, max_length: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Summed NLL of each target given its prompt under a causal LM, and the target's token count.
+
+    Prompt and target are tokenized apart (no special tokens) and joined, so every target token is scored, the
+    first one included. Sequences are left-padded so that all targets end at the last position: the LM head runs only
+    on the last `longest target` positions (`logits_to_keep`). Prompts longer than `max_length` minus the target
+    lose their oldest tokens.
+
+    Args:
+        model: a `*ForCausalLM` (anything taking `input_ids`, `attention_mask`, `position_ids`, `logits_to_keep`).
+        tokenizer: its tokenizer.
+        prompts: the text before each target (may be empty).
+        targets: the text to score, e.g. a comment plus `"\\n"`; must tokenize to at least one token.
+        batch_size: sequences per forward pass.
+        max_length: the longest sequence fed; default the model's `max_position_embeddings` when it has one.
+
+    Returns:
+        `(nll, tokens)`: float64 and int64 arrays with one entry per target.
+    """
+    import torch
+
+    if len(prompts) != len(targets):
+        raise ValueError(f"{len(prompts)} prompts but {len(targets)} targets")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_length is None:
+        max_length = getattr(model.config, "max_position_embeddings", None) or 1024
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        raise ValueError("the tokenizer has neither a pad nor an EOS token to pad with")
+
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    # an empty prompt starts from BOS (else EOS), so that the target's first token has a position predicting it
+    start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if any(not ids for ids in prompt_ids) and start_id is None:
+        raise ValueError("an empty prompt needs a BOS or EOS token to start from")
+    prompt_ids = [ids or [start_id] for ids in prompt_ids]
+    target_ids = tokenizer(list(targets), add_special_tokens=False)["input_ids"]
+    for index, ids in enumerate(target_ids):
+        if not ids:
+            raise ValueError(f"target {index} ({targets[index]!r}) has no tokens")
+        if len(ids) >= max_length:
+            raise ValueError(f"target {index} has {len(ids)} tokens, max_length is {max_length}")
+
+    device = next(model.parameters()).device
+    nll = np.zeros(len(targets), dtype=np.float64)
+    counts = np.array([len(ids) for ids in target_ids], dtype=np.int64)
+    for start in range(0, len(targets), batch_size):
+        rows = range(start, min(start + batch_size, len(targets)))
+        # keep the newest prompt tokens; at least one token before the target is needed to predict its first token
+        sequences = [prompt_ids[i][max(0, len(prompt_ids[i]) - (max_length - len(target_ids[i]))):] + target_ids[i] for i in rows]
+        width = max(map(len, sequences))
+        input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            input_ids[row, width - len(sequence):] = torch.tensor(sequence)
+            attention_mask[row, width - len(sequence):] = 1
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        keep = int(counts[list(rows)].max())
+        # the logits that predict the last `keep` tokens are those at positions -keep-1 .. -2
+        with torch.no_grad():
+            logits = model(
+                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                position_ids=position_ids.to(device), logits_to_keep=keep + 1, use_cache=False,
+            ).logits[:, :-1].float()
+        labels = input_ids[:, width - keep:].to(device)
+        token_nll = -torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+        is_target = torch.arange(keep, device=device).unsqueeze(0) >= (keep - torch.as_tensor(counts[list(rows)], device=device)).unsqueeze(1)
+        # where(), not a product: rows of pure padding can hold NaN logits, and NaN * 0 is NaN
+        nll[list(rows)] = torch.where(is_target, token_nll, 0.0).sum(-1).double().cpu().numpy()
+    return nll, counts
+
+
+__all__ = ["causal_lm_target_nll", "count_words", "per_word_perplexity"]
