@@ -284,3 +284,38 @@ def test_make_stream_writes_a_variant_with_its_knobs_and_frame_size(tmp_path):
     assert any(comment["text"] in TEMPLATE_COMMENTS for comment in truth["comments"])
     with av.open(str(next(out.glob("*.mp4")))) as container:
         assert container.streams.video[0].codec_context.width == 32
+
+
+def test_activity_knobs_make_quiet_windows_and_loud_cues():
+    """`make-stream --activity`: episodes without a cue answer nothing, hype keys draw 6 to 9 replies, and how many
+    comments a response window holds follows from its cues (the quickstart world gives every window 2 to 3)."""
+    from hf_livechat.synthetic import ACTIVITY_KNOBS
+    from hf_livechat.synthetic.world_config import is_hype
+
+    for name in ("quickstart", "overlap"):
+        world = _world(name, num_streams=6, **ACTIVITY_KNOBS)
+        quiet, counts, expected_loud = 0, [], []
+        for stream in world:
+            replies = Counter(o.episode for o in stream.origins if o.role == "response")
+            for episode in stream.episodes:
+                quiet += not episode.cues
+                counts.append(replies.get(episode.index, 0))
+                expected_loud.append(any(is_hype(c.key, ACTIVITY_KNOBS["hype_share"]) for c in episode.cues))
+                for cue in episode.cues:
+                    n = sum(1 for o in stream.origins if o.role == "response" and o.episode == episode.index and o.cue == cue)
+                    low, high = ACTIVITY_KNOBS["hype_responses"] if is_hype(cue.key, ACTIVITY_KNOBS["hype_share"]) else (2, 3)
+                    assert low <= n <= high
+                if not episode.cues:
+                    assert replies.get(episode.index, 0) == 0
+        share = quiet / len(counts)
+        assert 0.25 < share < 0.45, share
+        counts, loud = np.array(counts), np.array(expected_loud)
+        assert counts[loud].mean() > 2 * counts[~loud & (counts > 0)].mean()
+    assert not any(is_hype(key, 0.0) for key in EVENT_KINDS)
+
+
+def test_activity_knobs_are_checked():
+    with pytest.raises(ValueError, match="quiet_rate"):
+        WorldConfig(quiet_rate=1.0)
+    with pytest.raises(ValueError, match="hype_responses"):
+        WorldConfig(hype_responses=(3, 2))

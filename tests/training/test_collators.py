@@ -57,7 +57,16 @@ def test_empty_response_window_is_a_clear_error(processor):
     rows = toy_rows(1)
     rows[0]["response_comments"] = []
     with pytest.raises(ValueError, match="no response comment"):
-        DataCollatorForCommentGeneration(processor)(rows)
+        DataCollatorForCommentGeneration(processor, activity_labels=False)(rows)
+
+
+def test_quiet_clips_teach_only_the_activity_head(processor):
+    rows = toy_rows(3)
+    rows[1]["response_comments"] = []
+    batch = DataCollatorForCommentGeneration(processor)(rows)
+    assert (batch["labels"][1] == -100).all()
+    assert (batch["labels"][0] != -100).any() and (batch["labels"][2] != -100).any()
+    assert batch["activity_labels"][1] == 0
 
 
 def test_mlm_collator_masks_only_real_tokens(processor):

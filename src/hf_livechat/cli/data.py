@@ -17,8 +17,10 @@ def _make_stream(args):
 
     from ..synthetic import WORLD_VARIANTS, MediaSpec, make_streams
 
+    from ..synthetic import ACTIVITY_KNOBS
+
     knobs = {name: getattr(args, name) for name in WORLD_KNOBS if getattr(args, name) is not None}
-    world = dataclasses.replace(WORLD_VARIANTS[args.variant], **knobs)
+    world = dataclasses.replace(WORLD_VARIANTS[args.variant], **(ACTIVITY_KNOBS if args.activity else {}), **knobs)
     manifest = make_streams(
         args.out, num_streams=args.num_streams, duration=args.duration, seed=args.seed, config=world, workers=args.workers,
         spec=MediaSpec(fps=args.fps, size=args.frame_size),
@@ -27,7 +29,7 @@ def _make_stream(args):
 
 
 WORLD_KNOBS = ("max_cues", "filler_rate", "response_filler_rate", "cue_placement", "paraphrase_rate", "invented_rate", "scene_style",
-               "paraphrase_every_cue", "template_rate", "cue_recurrence", "positional_events")
+               "paraphrase_every_cue", "template_rate", "cue_recurrence", "positional_events", "quiet_rate", "hype_share")
 
 
 def _build_dataset(args):
@@ -37,7 +39,7 @@ def _build_dataset(args):
     from ._build import run_build
 
     options = BuildOptions(
-        clips=ClipConfig(selection=args.selection, input_span=args.input_span),
+        clips=ClipConfig(selection=args.selection, input_span=args.input_span, min_response_comments=args.min_response_comments),
         filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
         feature_model=None if args.feature_model == "none" else args.feature_model,
         keep_frames=args.keep_frames,
@@ -108,6 +110,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--cue-recurrence", type=int, help="times each topic / chat thread / event kind recurs in a stream")
     p.add_argument("--positional-events", action=argparse.BooleanOptionalAction, default=None,
                    help="events are objects told apart by their place on screen (a marker word per object and place)")
+    p.add_argument("--activity", action="store_true",
+                   help="chat that goes quiet and bursts (hf_livechat.synthetic.ACTIVITY_KNOBS): episodes without a cue, "
+                   "cues that draw many replies")
+    p.add_argument("--quiet-rate", type=float, help="share of episodes without any cue (quiet response windows)")
+    p.add_argument("--hype-share", type=float, help="share of cue keys that draw hype_responses replies")
     p.add_argument("--frame-size", type=int, default=224, help="side of the square video frames (even, >= 32)")
     p.add_argument("--fps", type=int, default=4, help="video frame rate")
     p.set_defaults(func=_make_stream)
@@ -120,6 +127,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--keep-frames", action="store_true", help="also store the frames (JPEG) for end-to-end training")
     p.add_argument("--selection", choices=["busiest", "all"], default="busiest", help="clips from the busiest stretches of chat (the paper) or every window")
     p.add_argument("--input-span", choices=["context", "paper"], default="context", help="'paper' reproduces the published overlap leak")
+    p.add_argument("--min-response-comments", type=int, default=1,
+                   help="drop clips with fewer response comments; 0 keeps quiet windows, which teach the activity head when chat is silent")
     p.add_argument("--split-by", choices=["vod", "streamer"], default="vod", help="keep each VOD (or streamer) within one split")
     p.add_argument("--split-by-time", type=_time_shares, default=None, metavar="TRAIN[,VALIDATION]",
                    help="cut each VOD's clips in time order instead: 0.7 = first 70%% train, last 30%% test (one log "

@@ -14,10 +14,11 @@ from .world import (
     Stream,
     generate_world,
 )
-from .world_config import WORLD_VARIANTS, WorldConfig
+from .world_config import ACTIVITY_KNOBS, WORLD_VARIANTS, WorldConfig
 from .writer import MediaSpec, StreamFiles, make_streams, write_stream
 
 __all__ = [
+    "ACTIVITY_KNOBS",
     "MODALITIES",
     "CommentOrigin",
     "Cue",

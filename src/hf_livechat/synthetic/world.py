@@ -43,7 +43,7 @@ import numpy as np
 
 from hf_livechat.data.chat.message import ChatMessage, Emote
 
-from .world_config import WorldConfig
+from .world_config import WorldConfig, is_hype
 from .vocabulary import (
     MODALITIES,
     EMOTE_IDS,
@@ -382,6 +382,8 @@ class _StreamBuilder:
         active = [modality for modality in MODALITIES if self.rng.random() < self.config.cue_rate]
         if not active:
             active = [self.pick(MODALITIES)]
+        if self.config.quiet_rate > 0 and self.rng.random() < self.config.quiet_rate:  # drawn only when on
+            active = []
         if len(active) > self.config.max_cues:
             keep = self.rng.choice(len(active), size=self.config.max_cues, replace=False)
             active = [active[i] for i in sorted(keep)]
@@ -486,7 +488,7 @@ class _StreamBuilder:
         return cue
 
     def respond(self, index: int, cue: Cue, context_end: float, end: float) -> None:
-        low, high = self.config.responses_per_cue
+        low, high = self.config.hype_responses if is_hype(cue.key, self.config.hype_share) else self.config.responses_per_cue
         origin = CommentOrigin("response", index, cue)
         authors: list[str] = []
         for _ in range(int(self.rng.integers(low, high + 1))):

@@ -3,10 +3,20 @@ chosen on (`WORLD_VARIANTS`)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
 CUE_PLACEMENTS = ("early", "anywhere")
+
+
+def is_hype(key: str, share: float) -> bool:
+    """Whether cue `key` is one of the `share` of keys that excite chat (`WorldConfig.hype_share`): a hash of the key,
+    the same in every stream and world."""
+    if share <= 0:
+        return False
+    digest = hashlib.blake2b(key.encode(), digest_size=8, person=b"hype").digest()
+    return int.from_bytes(digest, "little") / 2**64 < share
 SCENE_STYLES = ("classic", "neon")
 
 
@@ -60,6 +70,13 @@ class WorldConfig:
             centre, right x top, bottom) instead of a full-frame scene, and each (object, place) pair is an event of
             its own with its own marker word (a skull top left is ``"ghost"``, bottom right ``"goblin"``): the same
             object means different events at different places.
+        quiet_rate: probability that an episode carries no cue at all: its response window holds only background
+            (none in most worlds), so chat goes quiet between reactions as real chat does.
+        hype_share: share of cue keys (event kinds, topics, chat threads) that excite chat: a cue whose key is one of
+            them gets `hype_responses` replies instead of `responses_per_cue`. Which keys they are is fixed across
+            streams (a hash of the key), so how loud the next window will be can be learned from what the context
+            shows, says or writes.
+        hype_responses: inclusive range of how many replies a hype cue gets.
     """
 
     episode_seconds: float = 30.0
@@ -80,6 +97,9 @@ class WorldConfig:
     template_rate: float = 0.0
     cue_recurrence: int = 1
     positional_events: bool = False
+    quiet_rate: float = 0.0
+    hype_share: float = 0.0
+    hype_responses: tuple[int, int] = (6, 9)
 
     def __post_init__(self) -> None:
         if not 0 < self.context_seconds < self.episode_seconds:
@@ -108,9 +128,13 @@ class WorldConfig:
             raise ValueError("filler and template rates must be >= 0")
         if not 1 <= self.cue_recurrence <= 6:
             raise ValueError(f"cue_recurrence must be in 1..6, got {self.cue_recurrence}")
-        low, high = self.responses_per_cue
-        if not 1 <= low <= high:
-            raise ValueError(f"responses_per_cue must be 1 <= low <= high, got {self.responses_per_cue}")
+        for name in ("responses_per_cue", "hype_responses"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must be 1 <= low <= high, got {getattr(self, name)}")
+        for name in ("quiet_rate", "hype_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 # The world family the training defaults are chosen on: the quickstart's world and variants that each break one of
@@ -135,3 +159,8 @@ WORLD_VARIANTS: dict[str, WorldConfig] = {
     # About half the response-window comments are unpredictable filler.
     "halfnoise": WorldConfig(response_filler_rate=0.25),
 }
+
+# Chat that goes quiet and bursts, on top of any world of the family (`make-stream --activity`): a third of the
+# episodes carry no cue, and a third of the cue keys draw 6 to 9 replies instead of 2 to 3. The family's worlds keep
+# one cue in every episode and 2 to 3 replies per cue, so how many comments come next is a coin toss there.
+ACTIVITY_KNOBS = dict(quiet_rate=0.35, hype_share=0.35, hype_responses=(6, 9))

@@ -46,7 +46,9 @@ class DataCollatorForCommentGeneration:
         video_feature_dim: size of a frame feature; with it, a batch whose clips have no frames still gets
             `(0, dim)` video inputs, so every parameter takes part in every step (DDP needs that).
         activity_labels: add `activity_labels`, each clip's number of response comments, the target of the model's
-            activity head (turn off for a model built with `activity_head=False`).
+            activity head (turn off for a model built with `activity_head=False`). Quiet clips (no response comment,
+            built with `--min-response-comments 0`) then get no target tokens (labels all -100) and teach only the
+            head; without activity labels such a clip is an error.
     """
 
     processor: object
@@ -65,10 +67,14 @@ class DataCollatorForCommentGeneration:
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
-    def choose_target(self, row: dict) -> str:
+    def choose_target(self, row: dict) -> str | None:
+        """The clip's target comment; `None` for a quiet clip (no response comment) when the activity head trains on
+        it (its count, 0, is all there is to learn)."""
         comments = row["response_comments"]
         clip_id = row.get("clip_id")
         if not comments:
+            if self.activity_labels:
+                return None
             raise ValueError(f"clip {clip_id or '?'} has no response comment to use as a target")
         if clip_id is None:
             raise ValueError("clip rows need a 'clip_id' (the target draw is keyed on it)")
@@ -91,13 +97,16 @@ class DataCollatorForCommentGeneration:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         targets = [self.choose_target(r) for r in rows]
+        quiet = [i for i, target in enumerate(targets) if target is None]
         inputs = clip_processor_inputs(
             rows,
             video_feature_dim=self.video_feature_dim,
             ablate=self.drop_modalities,
             row_ablations=[self.dropped_modalities(r) for r in rows],
         )
-        batch = dict(self.processor(**inputs, targets=targets, training=self.training))
+        batch = dict(self.processor(**inputs, targets=[t or "" for t in targets], training=self.training))
+        if quiet:
+            batch["labels"][quiet] = -100  # nothing to say: these clips teach only the activity head
         if self.activity_labels:
             batch["activity_labels"] = torch.tensor([float(len(r["response_comments"])) for r in rows])
         return batch
