@@ -72,9 +72,9 @@ def livechat_with_lm(folder, **overrides) -> tuple[LiveChatForCommentGeneration,
     return model.eval(), processor
 
 
-def clip_inputs(processor, targets=None, training=False):
+def clip_inputs(processor, targets=None, training=False, feature_dim=12):
     return processor(
-        video_features=[torch.randn(5, 12, generator=torch.Generator().manual_seed(i)) for i in range(2)],
+        video_features=[torch.randn(5, feature_dim, generator=torch.Generator().manual_seed(i)) for i in range(2)],
         transcript=["let us talk about pizza now", "otters are cute"],
         chat=[["hi chat", "pizza is great", "LUL"], ["what a goal"]],
         targets=targets,
@@ -255,3 +255,23 @@ def test_cli_trains_an_lm_decoder_with_lora_and_the_saved_model_evaluates(tmp_pa
     evaluate = _cli("evaluate", str(out), str(data), "--split", "test", "--json", str(tmp_path / "eval.json"))
     assert evaluate.returncode == 0, (evaluate.stdout + evaluate.stderr)[-4000:]
     assert 0 <= json.loads((tmp_path / "eval.json").read_text())["recall@1"] <= 1
+
+    # The merged checkpoint loads as remote code where neither hf_livechat nor peft can be imported.
+    inputs = dict(clip_inputs(processor, feature_dim=model.config.video_feature_dim))
+    torch.save(inputs, tmp_path / "inputs.pt")
+    with torch.no_grad():
+        torch.save(model.eval().generate(**inputs, max_new_tokens=4, do_sample=False), tmp_path / "expected.pt")
+    code = f"""
+import sys, torch
+sys.modules["hf_livechat"] = None
+sys.modules["peft"] = None
+from transformers import AutoModel
+model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+generated = model.generate(**torch.load({str(tmp_path / "inputs.pt")!r}), max_new_tokens=4, do_sample=False)
+assert torch.equal(generated, torch.load({str(tmp_path / "expected.pt")!r})), "generation differs"
+print("remote code ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    remote = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "remote code ok" in remote.stdout, remote.stderr[-3000:]

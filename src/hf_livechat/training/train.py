@@ -399,13 +399,8 @@ def _with_text_encoder_weights(model):
 
 
 def resolve_decoder(name_or_path: str) -> str:
-    """A folder of the LM decoder: `name_or_path` itself when it is a folder, else what
-    `hf_livechat.models.pretrained_lm.resolve_pretrained_lm` makes of a short name (e.g. `smollm2-135m`), else the
-    name as a Hub id."""
-    if os.path.isdir(name_or_path):
-        return name_or_path
-    try:
-        from ..models.pretrained_lm import resolve_pretrained_lm
-    except ImportError:
-        return name_or_path
-    return str(resolve_pretrained_lm(name_or_path))
+    """The LM decoder's folder or Hub id: a folder as it is, a short name (e.g. `smollm2-135m`) or GGUF file
+    converted once to a local folder (`hf_livechat.models.pretrained_lm.resolve_pretrained_lm`)."""
+    from ..models.pretrained_lm import resolve_pretrained_lm
+
+    return resolve_pretrained_lm(name_or_path)
