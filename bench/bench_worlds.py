@@ -16,6 +16,11 @@ removed. The figures are R@1 on the queries whose ground-truth comment answers a
 and a drop >= 0.3 for every modality of every world. Both scores come from the same forward passes, and so does
 the sweep of prior weights printed last. Figures go to `<root>/<variant>/<tag>.json`.
 
+`--activity` draws every world with chat that goes quiet and bursts (`make-stream --activity`), keeps the quiet
+windows in the builds (`--min-response-comments 0`) and also reports the activity head on the second draw: Spearman /
+Pearson / MAE of the predicted comment count per response window, beside the chat's recent-rate predictor (figures in
+`<tag>.json` under `"activity"`). `--streams` sets the first draw's size.
+
 `--smoke` runs the whole chain on toy sizes (two short streams per draw, the `tiny` model, one epoch) in a scratch
 folder: it checks the script, not the defaults.
 """
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 
 from hf_livechat.cli import main as cli
+from hf_livechat.evaluation.activity import evaluate_activity
 from hf_livechat.evaluation.defaults import DEFAULT_PRIOR_WEIGHT
 from hf_livechat.evaluation.evaluate import evaluate_model
 from hf_livechat.synthetic import MODALITIES, WORLD_VARIANTS
@@ -45,11 +51,14 @@ def _run(step: str, done: Path, argv: list[str], timings: dict) -> None:
     timings[step] = round(time.perf_counter() - start, 1)
 
 
-def _draw(world: Path, name: str, variant: str, seed: int, streams: int, duration: float, frame_size: int, timings, all_test=False):
-    """Writes and builds one draw of a world; `all_test` puts every clip in the test split."""
+def _draw(world: Path, name: str, variant: str, seed: int, streams: int, duration: float, frame_size: int, timings, all_test=False,
+          activity=False):
+    """Writes and builds one draw of a world; `all_test` puts every clip in the test split; `activity` draws chat that
+    goes quiet and bursts and keeps the quiet windows."""
     stream_dir, dataset = world / f"streams{name}", world / f"dataset{name}"
     _run(f"make-stream{name}", stream_dir / "manifest.jsonl", ["make-stream", "--variant", variant, "--out", str(stream_dir),
-         "--num-streams", str(streams), "--duration", str(duration), "--seed", str(seed)], timings)
+         "--num-streams", str(streams), "--duration", str(duration), "--seed", str(seed), *(["--activity"] if activity else [])],
+         timings)
     manifest = stream_dir / "manifest.jsonl"
     if all_test:
         manifest = stream_dir / "manifest-test.jsonl"
@@ -57,7 +66,8 @@ def _draw(world: Path, name: str, variant: str, seed: int, streams: int, duratio
             rows = [json.loads(line) for line in (stream_dir / "manifest.jsonl").read_text().splitlines() if line.strip()]
             manifest.write_text("".join(json.dumps({**row, "split": "test"}) + "\n" for row in rows))
     _run(f"build-dataset{name}", dataset / "README.md", ["build-dataset", str(manifest), "--out", str(dataset),
-         "--feature-model", "efficientnet-lite0", "--frame-size", str(frame_size), "--selection", "all"], timings)
+         "--feature-model", "efficientnet-lite0", "--frame-size", str(frame_size), "--selection", "all",
+         *(["--min-response-comments", "0"] if activity else [])], timings)
     return stream_dir, dataset
 
 
@@ -75,15 +85,16 @@ def _summary(results: dict) -> dict:
     }
 
 
-def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str, sizes: dict) -> dict:
+def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str, sizes: dict, activity: bool = False) -> dict:
     world = root / variant
     timings = {}
-    _, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings)
+    _, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings,
+                       activity=activity)
     model = world / f"model-{tag}"
     _run("train", model / "model.safetensors",
          ["train", str(dataset), "--output-dir", str(model), "--config", "small", *train_args], timings)
     streams2, dataset2 = _draw(world, "-draw2", variant, 1000 + seed, sizes["draw2_streams"], sizes["duration"],
-                               sizes["frame_size"], timings, all_test=True)
+                               sizes["frame_size"], timings, all_test=True, activity=activity)
     start = time.perf_counter()
     results = evaluate_model(
         str(model), str(dataset2), "test", "livechat", [(), *[(m,) for m in MODALITIES]],
@@ -101,6 +112,15 @@ def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: s
         "counts": counts, "default prior weight": DEFAULT_PRIOR_WEIGHT,
         "likelihood": scorings["prior 0"], "contrastive": scorings[f"prior {DEFAULT_PRIOR_WEIGHT:g}"], "sweep": scorings,
     }
+    if activity:
+        from hf_livechat.data.clip_dataset import load_clip_dataset
+        from hf_livechat.models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
+
+        test = load_clip_dataset(str(dataset2), "test")
+        report["activity"] = evaluate_activity(
+            LiveChatForCommentGeneration.from_pretrained(str(model)).eval(), LiveChatProcessor.from_pretrained(str(model)),
+            [test[i] for i in range(len(test))],
+        )
     (world / f"{tag}.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -126,6 +146,13 @@ def print_tables(reports: list[dict], tag: str, train_args: str) -> None:
     print(f"{'world':<11}" + "".join(f"{w:>8g}" for w in PRIOR_SWEEP))
     for r in reports:
         print(f"{r['variant']:<11}" + "".join(f"{r['sweep'][f'prior {w:g}']['recall@1']['full']:>8.3f}" for w in PRIOR_SWEEP))
+    with_activity = [r for r in reports if "activity" in r]
+    if with_activity:
+        print("\nactivity per response window of the second draw (Spearman / Pearson / MAE): the head, the recent rate")
+        for r in with_activity:
+            a = r["activity"]
+            cells = "".join(f" | {a[k]['spearman']:>6.3f} {a[k]['pearson']:>6.3f} {a[k]['mae']:>5.2f}" for k in ("model", "recent rate"))
+            print(f"{r['variant']:<11}{a['num_windows']:>5} windows, mean {a['mean_count']:.2f}{cells}")
     print("\nR@1 on the tied queries of every modality of every world, by prior weight:")
     for w in PRIOR_SWEEP:
         tied = [r["sweep"][f"prior {w:g}"]["recall@1 by group"]["full"].get(m, float("nan")) for r in reports for m in MODALITIES]
@@ -139,6 +166,8 @@ def main():
     parser.add_argument("--train-args", default="", help="extra `hf-livechat train` arguments (experiments only)")
     parser.add_argument("--tag", default="default", help="name of this setting's model folder and figures file")
     parser.add_argument("--draw2-streams", type=int, default=24, help="streams in the second draw every clip of which is ranked")
+    parser.add_argument("--streams", type=int, default=40, help="streams in the first draw (the training data)")
+    parser.add_argument("--activity", action="store_true", help="worlds whose chat goes quiet and bursts; report the activity head too")
     parser.add_argument("--smoke", action="store_true", help="toy sizes in a scratch folder: checks the script in seconds")
     parser.add_argument("--report", action="store_true", help="only print the tables of the figures files already written")
     args = parser.parse_args()
@@ -150,7 +179,7 @@ def main():
         missing = [f.parent.name for f in files if not f.exists()]
         print_tables(reports, args.tag, " ".join(reports[0]["train_args"]) + (f"; not run: {', '.join(missing)}" if missing else ""))
         return
-    sizes = dict(num_streams=40, draw2_streams=args.draw2_streams, duration=480, frame_size=112)
+    sizes = dict(num_streams=args.streams, draw2_streams=args.draw2_streams, duration=480, frame_size=112)
     train_args = shlex.split(args.train_args)
     variants = args.variants.split(",")
     scratch = None
@@ -163,7 +192,7 @@ def main():
     unknown = [v for v in variants if v not in names]
     if unknown:
         raise SystemExit(f"unknown worlds {unknown}; choose from {names}")
-    reports = [run_world(args.root, v, names.index(v), train_args, args.tag, sizes) for v in variants]
+    reports = [run_world(args.root, v, names.index(v), train_args, args.tag, sizes, args.activity) for v in variants]
     print_tables(reports, args.tag, " ".join(train_args))
     if scratch is not None:
         scratch.cleanup()
