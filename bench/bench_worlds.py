@@ -21,6 +21,11 @@ windows in the builds (`--min-response-comments 0`) and also reports the activit
 Pearson / MAE of the predicted comment count per response window, beside the chat's recent-rate predictor (figures in
 `<tag>.json` under `"activity"`). `--streams` sets the first draw's size.
 
+`--cue-aware` counts a distractor as a right answer when the truth logs say it replies to the ground truth's cue
+elsewhere in the same video (`synthetic.truth.same_cue_judge`): in the `recurring` world the protocol's distractors are
+often such replies. The trained model of the tag is reused when the figures go to another tag (copy or link
+`model-<tag>`).
+
 `--smoke` runs the whole chain on toy sizes (two short streams per draw, the `tiny` model, one epoch) in a scratch
 folder: it checks the script, not the defaults.
 """
@@ -37,7 +42,7 @@ from hf_livechat.evaluation.activity import evaluate_activity
 from hf_livechat.evaluation.defaults import DEFAULT_PRIOR_WEIGHT
 from hf_livechat.evaluation.evaluate import evaluate_model
 from hf_livechat.synthetic import MODALITIES, WORLD_VARIANTS
-from hf_livechat.synthetic.truth import comment_cue_labels
+from hf_livechat.synthetic.truth import comment_cue_labels, same_cue_judge
 
 
 PRIOR_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
@@ -85,7 +90,8 @@ def _summary(results: dict) -> dict:
     }
 
 
-def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str, sizes: dict, activity: bool = False) -> dict:
+def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: str, sizes: dict, activity: bool = False,
+              cue_aware: bool = False) -> dict:
     world = root / variant
     timings = {}
     _, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings,
@@ -99,7 +105,7 @@ def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: s
     results = evaluate_model(
         str(model), str(dataset2), "test", "livechat", [(), *[(m,) for m in MODALITIES]],
         show_progress=False, group_of=comment_cue_labels(streams2), prior_weight=DEFAULT_PRIOR_WEIGHT,
-        compare_prior_weights=PRIOR_SWEEP,
+        compare_prior_weights=PRIOR_SWEEP, also_correct=same_cue_judge(streams2) if cue_aware else None,
     )
     timings["evaluate"] = round(time.perf_counter() - start, 1)
     first = results["full"]
@@ -108,7 +114,7 @@ def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: s
         f"prior {weight:g}": _summary({name: m["by prior weight"][weight] for name, m in results.items()}) for weight in PRIOR_SWEEP
     }
     report = {
-        "variant": variant, "tag": tag, "train_args": train_args, "timings": timings, "num_queries": first["num_queries"],
+        "variant": variant, "tag": tag, "train_args": train_args, "same-cue distractors count as right": cue_aware, "timings": timings, "num_queries": first["num_queries"],
         "counts": counts, "default prior weight": DEFAULT_PRIOR_WEIGHT,
         "likelihood": scorings["prior 0"], "contrastive": scorings[f"prior {DEFAULT_PRIOR_WEIGHT:g}"], "sweep": scorings,
     }
@@ -167,6 +173,9 @@ def main():
     parser.add_argument("--tag", default="default", help="name of this setting's model folder and figures file")
     parser.add_argument("--draw2-streams", type=int, default=24, help="streams in the second draw every clip of which is ranked")
     parser.add_argument("--streams", type=int, default=40, help="streams in the first draw (the training data)")
+    parser.add_argument("--cue-aware", action="store_true",
+                        help="count distractors that reply to the ground truth's cue elsewhere in the video as right answers "
+                        "(recurring cues; use with another --tag: the trained model is reused)")
     parser.add_argument("--activity", action="store_true", help="worlds whose chat goes quiet and bursts; report the activity head too")
     parser.add_argument("--smoke", action="store_true", help="toy sizes in a scratch folder: checks the script in seconds")
     parser.add_argument("--report", action="store_true", help="only print the tables of the figures files already written")
@@ -192,7 +201,7 @@ def main():
     unknown = [v for v in variants if v not in names]
     if unknown:
         raise SystemExit(f"unknown worlds {unknown}; choose from {names}")
-    reports = [run_world(args.root, v, names.index(v), train_args, args.tag, sizes, args.activity) for v in variants]
+    reports = [run_world(args.root, v, names.index(v), train_args, args.tag, sizes, args.activity, args.cue_aware) for v in variants]
     print_tables(reports, args.tag, " ".join(train_args))
     if scratch is not None:
         scratch.cleanup()

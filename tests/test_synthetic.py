@@ -396,3 +396,23 @@ def test_comment_cue_labels_name_the_modality_each_response_answers(tmp_path):
     assert label_of({"vod_id": stream.vod_id, "start": 0.0}, "never said") == "unknown"
     with pytest.raises(FileNotFoundError):
         comment_cue_labels(tmp_path / "nothing")
+
+
+def test_same_cue_judge_finds_replies_to_the_same_cue_elsewhere_in_the_video(tmp_path):
+    from hf_livechat.synthetic.truth import same_cue_judge
+
+    def reply(episode, text, key, modality="transcript"):
+        return {"episode": episode, "role": "response", "text": text, "time": 30.0 * episode + 25, "cue": {"modality": modality, "key": key}}
+
+    log = {
+        "vod_id": "v", "episode_seconds": 30.0, "episodes": [],
+        "comments": [reply(0, "pizza time", "pizza"), reply(3, "i love pizza", "pizza"), reply(1, "gg", "win", "video"),
+                     {"episode": 2, "role": "filler", "text": "hello", "time": 70.0, "cue": None}],
+    }
+    (tmp_path / "v.truth.json").write_text(json.dumps(log))
+    judge = same_cue_judge(tmp_path)
+    row = {"vod_id": "v", "start": 0.0}
+    assert judge(row, "pizza time", "i love pizza")  # the topic came back in episode 3
+    assert not judge(row, "pizza time", "gg") and not judge(row, "pizza time", "hello")
+    assert not judge({"vod_id": "v", "start": 30.0}, "gg", "i love pizza")
+    assert not judge({"vod_id": "other", "start": 0.0}, "pizza time", "i love pizza")

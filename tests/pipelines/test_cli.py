@@ -72,3 +72,16 @@ def test_every_option_of_every_command_says_what_it_does():
     silent = [f"{name} {action.dest}" for name, command in commands.items() for action in command._actions
               if not isinstance(action, argparse._HelpAction) and not action.help]
     assert not silent, silent
+
+
+def test_evaluate_model_counts_distractors_marked_also_correct_as_hits(model_dir, tmp_path):
+    from clip_dataset_fixtures import write_clip_dataset
+
+    from hf_livechat.evaluation.evaluate import evaluate_model
+
+    dataset = write_clip_dataset(tmp_path / "clips", {"test": 16}, feature_dim=1280)
+    plain = evaluate_model(str(model_dir), str(dataset), show_progress=False)["full"]
+    never = evaluate_model(str(model_dir), str(dataset), show_progress=False, also_correct=lambda row, truth, text: False)["full"]
+    always = evaluate_model(str(model_dir), str(dataset), show_progress=False, also_correct=lambda row, truth, text: True)["full"]
+    assert never["recall@1"] == plain["recall@1"] < 1
+    assert always["recall@1"] == 1.0 and always["num_queries"] == plain["num_queries"]

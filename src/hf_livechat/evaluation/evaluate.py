@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
-from .candidates import build_candidates
+from .candidates import CandidateSets, build_candidates
 from .defaults import DEFAULT_PRIOR_WEIGHT
 
 
@@ -37,6 +38,7 @@ def evaluate_model(
     length_normalize: bool = True,
     prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     compare_prior_weights: Sequence[float] = (),
+    also_correct: Callable[[Mapping, str, str], bool] | None = None,
     model=None,
     processor=None,
 ) -> dict[str, dict]:
@@ -51,7 +53,9 @@ def evaluate_model(
     Candidates are scored by `log P(c | clip) - prior_weight * log P(c | no modality)` (`0`: the likelihood, the
     papers' protocol; each setting's `"scoring"` names it). The unconditional pass runs once and serves every
     ablation. `compare_prior_weights` adds each setting's metrics at other weights (`"by prior weight"`), from the
-    same passes. `model` / `processor` skip loading them from `model_dir`.
+    same passes. `also_correct` (`(clip row, ground truth, candidate) -> bool`) marks distractors that are right
+    answers too (e.g. `synthetic.truth.same_cue_judge`: replies to the same cue elsewhere in the video), which then
+    count as hits. `model` / `processor` skip loading them from `model_dir`.
     """
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..data.clip_dataset import load_clip_dataset
@@ -74,6 +78,17 @@ def evaluate_model(
             f"No clip of the {split!r} split ({len(rows)} clips) gets a {protocol!r} candidate set; clips left out: "
             f"{dict(candidate_sets.skipped)} (the livechat protocols need 9 distinct comments from other clips of the "
             "same video: evaluate longer VODs)"
+        )
+    if also_correct is not None:
+        candidate_sets = CandidateSets(
+            [
+                replace(s, positive_indices=list(s.positive_indices) + [
+                    i for i, text in enumerate(s.candidates)
+                    if i not in s.positive_indices and also_correct(rows[s.query_index], s.positives[0], text)
+                ])
+                for s in candidate_sets
+            ],
+            candidate_sets.skipped,
         )
     groups = [group_of(rows[s.query_index], s.positives[0]) for s in candidate_sets] if group_of else None
     prior_scores = None

@@ -60,3 +60,35 @@ def response_label_counts(streams_dir: str | Path) -> Counter[str]:
 def cue_counts(streams_dir: str | Path) -> Counter[str]:
     """How many cues of each modality the logs' episodes carry."""
     return Counter(cue["modality"] for log in _read_logs(streams_dir) for e in log["episodes"] for cue in e["cues"])
+
+
+def same_cue_judge(streams_dir: str | Path) -> Callable[[Mapping, str, str], bool]:
+    """For `evaluate_model(also_correct=...)`: ``(clip row, ground-truth text, candidate text) -> bool``, whether the
+    candidate is a reply, anywhere in the same VOD, to the cue the ground truth answers in the clip's episode.
+
+    When a cue recurs within a VOD (``WorldConfig.cue_recurrence``), the `livechat` protocol's distractors (comments
+    of other clips of the same video) include replies to that same cue: right answers that the protocol counts wrong.
+    """
+    cue_of: dict[tuple[str, int, str], tuple[str, str]] = {}
+    replies_to: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    episode_seconds: dict[str, float] = {}
+    for log in _read_logs(streams_dir):
+        vod_id = str(log["vod_id"])
+        episode_seconds[vod_id] = float(log["episode_seconds"])
+        for comment in log["comments"]:
+            if comment["role"] != "response" or comment["episode"] is None:
+                continue
+            cue = (comment["cue"]["modality"], comment["cue"]["key"])
+            text = comment["text"].strip()
+            cue_of.setdefault((vod_id, int(comment["episode"]), text), cue)
+            replies_to.setdefault((vod_id, text), set()).add(cue)
+
+    def judge(row: Mapping, ground_truth: str, candidate: str) -> bool:
+        vod_id = str(row["vod_id"])
+        if vod_id not in episode_seconds:
+            return False
+        episode = int(float(row["start"]) // episode_seconds[vod_id])
+        cue = cue_of.get((vod_id, episode, ground_truth.strip()))
+        return cue is not None and cue in replies_to.get((vod_id, candidate.strip()), ())
+
+    return judge
