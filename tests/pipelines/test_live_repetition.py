@@ -40,7 +40,7 @@ def test_diversity_figures():
     assert counter.figures() == pytest.approx(comment_diversity(stream))
 
 
-def fixed_candidates(context, end, context_length=None, generate_kwargs=None):
+def fixed_candidates(context, end, context_length=None, generate_kwargs=None, inputs=None):
     """Stands in for the pipeline's per-window generation: the same ranked candidates every window."""
     return list(LOOP)
 

@@ -40,7 +40,7 @@ def _live(args):
 def _run_live(args):
     from transformers import pipeline
 
-    from ..pipelines.live_session import LiveOptions, make_poster, run_live
+    from ..pipelines.live_session import LiveOptions, make_poster, run_live, speaking_policy
 
     generate_kwargs = {}
     if args.num_candidates is not None:
@@ -49,6 +49,11 @@ def _run_live(args):
         generate_kwargs.update(do_sample=False, num_beams=1, num_return_sequences=1)
     options = LiveOptions(
         interval=args.interval,
+        when=args.when,
+        min_gap=args.min_gap,
+        max_silence=args.max_silence,
+        activity_threshold=args.activity_threshold,
+        rate_scale=args.rate_scale,
         chat=args.chat,
         follow_chat=args.follow,
         irc_server=args.irc_server,
@@ -67,6 +72,7 @@ def _run_live(args):
         post_rate=args.post_rate,
         dry_run=args.dry_run,
     )
+    speaking_policy(options)  # a bad --when setting is told before the model loads
     make_poster(options)  # a bad --post setting or a missing token is told before the model loads
     commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
     report = run_live(args.source, commenter, options)
@@ -84,7 +90,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--irc-server", default=None, help="HOST:PORT of the IRC server for twitch:CHANNEL (default Twitch, TLS)")
     p.add_argument("--asr", default=None, help="Whisper model for live speech (CTranslate2 folder or size: faster-whisper; else transformers)")
     p.add_argument("--asr-engine", choices=["transformers", "faster-whisper"], default=None, help="ASR back-end (default: faster-whisper for CTranslate2 folders, else transformers)")
-    p.add_argument("--interval", type=float, default=5.0, help="seconds of stream between comments")
+    p.add_argument("--interval", type=float, default=None, help="seconds of stream between windows (default 5; 2 with --when auto)")
+    p.add_argument("--when", choices=["interval", "auto"], default="interval", help="interval: a comment every window; auto: when the model predicts a burst of chat, at its predicted rate")
+    p.add_argument("--min-gap", type=float, default=2.0, metavar="S", help="with --when auto: seconds between two comments at least (default 2)")
+    p.add_argument("--max-silence", type=float, default=30.0, metavar="S", help="with --when auto: seconds without a comment at most, 0 for no limit (default 30)")
+    p.add_argument("--activity-threshold", type=float, default=1.5, help="with --when auto: speak above this multiple of the running median predicted activity (default 1.5)")
+    p.add_argument("--rate-scale", type=float, default=1.0, help="with --when auto: comments per predicted chat comment while activity is high (default 1)")
     p.add_argument("--out", default="comments.jsonl", help="append each comment to this JSONL file")
     p.add_argument("--overlay", type=int, default=None, metavar="PORT", help="serve a danmaku overlay page on 127.0.0.1:PORT (OBS browser source)")
     p.add_argument("--follow-source", action="store_true", help="SOURCE is a file still being written (MPEG-TS, MKV or fragmented MP4)")

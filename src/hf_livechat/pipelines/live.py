@@ -10,6 +10,11 @@ The commenter holds only the last `context_length` seconds (and at most `max_mes
 is still busy with an earlier window the due window is dropped (and counted), so nothing queues up: a slow model
 comments less often, never later and later.
 
+When to speak follows a :class:`~hf_livechat.pipelines.speaking.SpeakingPolicy`: ``when="interval"`` comments on every
+window; ``when="auto"`` asks the model for each window's predicted chat activity and comments only when it is high,
+at the predicted rate (a window's extra comments are held back and released over its stride, as the stream reaches
+their time), never closer than ``min_gap`` and never silent longer than ``max_silence``.
+
 So that the comments read like a chat, not a loop, the commenter keeps what it said recently in view: its comments
 are fed back into the chat context the next windows see, and each window's comment is picked among its beams with a
 penalty on repeating the last comments (:mod:`~hf_livechat.pipelines.diversity`).
@@ -28,8 +33,9 @@ from ..data.chat import ChatMessage
 from ..data.media import iter_frames_1fps
 from ..data.transcripts import TranscriptSegment
 from ..data.windows import StreamContext
-from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, DiversityCounter, format_diversity, pick_comment
-from .video_comment_generation import GENERATE_DEFAULTS
+from .diversity import DEFAULT_RECENT_COMMENTS, DEFAULT_REPEAT_PENALTY, DiversityCounter, format_diversity
+from .speaking import SpeakingPolicy
+from .video_comment_generation import GENERATE_DEFAULTS, pick_comments
 
 # Latencies kept for the percentiles: the last this many windows (hours of stream at a comment every few seconds).
 MAX_LATENCIES = 4096
@@ -41,6 +47,7 @@ class LiveComment:
     comment: str
     score: float
     latency: float  # wall-clock seconds from the window's last input to the comment
+    activity: float | None = None  # the window's predicted activity (comments expected in the next 10 s), if known
 
 
 @dataclass
@@ -61,6 +68,8 @@ class LiveStats:
     stream_start: float | None = None  # stream time of the first frame
     stream_end: float | None = None  # end of the last frame's second
     chat_messages: int = 0  # viewer chat on [stream_start, stream_end) that reached the commenter (not its own)
+    windows: int = 0  # windows looked at (not dropped)
+    silent: int = 0  # of them, windows the speaking policy kept quiet on
 
     @property
     def stream_minutes(self) -> float:
@@ -98,6 +107,8 @@ class LiveStats:
     def summary(self) -> str:
         pct = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in self.percentiles().items())
         text = f"{self.emitted} comments, {self.dropped} windows dropped to keep up; latency {pct or 'n/a'}"
+        if self.silent:
+            text += f"; spoke on {self.windows - self.silent} of {self.windows} windows"
         if self.diversity.count:
             text += "; " + format_diversity(self.diversity.figures()).split(": ", 1)[1]
         return text
@@ -142,6 +153,8 @@ class LiveCommenter:
         repeat_penalty: subtracted from a candidate's mean log-probability per unit of word overlap with one of the
             last `recent_comments` comments (0: no penalty).
         max_messages, max_segments: chat messages and transcript segments the rolling context holds at most.
+        policy: when to speak (`SpeakingPolicy`; default: on every window). With `when="auto"` `interval` is how
+            often a window is looked at, and the model must predict activity.
     """
 
     def __init__(
@@ -155,6 +168,7 @@ class LiveCommenter:
         recent_comments: int = DEFAULT_RECENT_COMMENTS,
         max_messages: int = 200,
         max_segments: int = 50,
+        policy: SpeakingPolicy | None = None,
     ):
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
@@ -176,11 +190,18 @@ class LiveCommenter:
         self.max_messages = max_messages
         self.max_segments = max_segments
         self.stats = LiveStats()
+        self.policy = policy or SpeakingPolicy()
+        self.with_activity = bool(getattr(commenter, "has_activity", False))
+        if self.policy.needs_activity and not self.with_activity:
+            raise ValueError("when='auto' needs a model with an activity head (config.activity_head): train one with it on")
 
-    def run(self, events: Iterable[tuple[float, object]], feed_back: bool = True, speed: float | None = 1.0) -> Iterator[LiveComment]:
+    def run(
+        self, events: Iterable[tuple[float, object]], feed_back: bool = True, speed: float | None = 1.0, on_window=None
+    ) -> Iterator[LiveComment]:
         """Yields comments as windows come due. `speed` is how fast the source plays relative to the wall clock
         (1.0 for a live stream); it sets when the commenter counts as behind. `speed=None` processes a recording as
-        fast as possible and never drops a window. `feed_back`: later windows see the comments as chat."""
+        fast as possible and never drops a window. `feed_back`: later windows see the comments as chat.
+        `on_window(time, activity, decision)` is called for every window looked at, silent ones too."""
         frame_times: deque[float] = deque()
         features: deque[np.ndarray] = deque()
         messages: deque[ChatMessage] = deque(maxlen=self.max_messages)
@@ -188,6 +209,8 @@ class LiveCommenter:
         next_due = self.context_length
         origin = None  # (stream time, wall time) of the first frame
         chat_times: list[float] = []  # chat since the last frame, counted (for the chat's rate) when a frame follows
+        speaker = self.policy.speaker()
+        held: deque[LiveComment] = deque()  # a window's later comments, released when the stream reaches their time
         for t, item in events:
             arrived = _time.monotonic()
             if isinstance(item, ChatMessage):
@@ -203,6 +226,8 @@ class LiveCommenter:
             if self.stats.stream_start is None:
                 self.stats.stream_start = t
             self.stats.stream_end = t + 1.0
+            while held and held[0].time <= t + 1.0 + 1e-6:
+                yield held.popleft()
             self.stats.chat_messages += sum(1 for c in chat_times if c >= self.stats.stream_start)
             chat_times.clear()
             frame_times.append(t)
@@ -222,10 +247,22 @@ class LiveCommenter:
                 self.stats.dropped += 1  # skip this window to catch up; never queue it
                 continue
             context = StreamContext(np.asarray(frame_times), np.stack(features), list(messages), list(segments), window_end)
-            comment = self._generate(context, window_end, arrived)
-            if feed_back and comment.comment:
-                messages.append(ChatMessage(window_end, "model", comment.comment))
-            yield comment
+            inputs = self.commenter.window_inputs(context, window_end, self.context_length)  # once, for both calls
+            activity = self.commenter.window_activity(inputs=inputs) if self.with_activity else None
+            decision = speaker.decide(window_end, activity, self.interval)
+            self.stats.windows += 1
+            if on_window is not None:
+                on_window(window_end, activity, decision)
+            if not decision.times:
+                self.stats.silent += 1
+                continue
+            comments = self._generate(context, inputs, decision.times, arrived, activity)
+            for comment in comments:
+                if feed_back and comment.comment:
+                    messages.append(ChatMessage(comment.time, "model", comment.comment))
+            yield comments[0]
+            held.extend(comments[1:])
+        yield from held  # the stream ended within their stride
 
     @staticmethod
     def _forget_before(horizon, frame_times, features, messages, segments) -> None:
@@ -237,13 +274,16 @@ class LiveCommenter:
         while segments and segments[0].end <= horizon:
             segments.popleft()
 
-    def _generate(self, context: StreamContext, end: float, arrived: float) -> LiveComment:
-        candidates = self.commenter.window_candidates(context, end, self.context_length, self.generate_kwargs)
-        best = pick_comment(candidates, list(self.recent), self.repeat_penalty)
+    def _generate(self, context: StreamContext, inputs: dict, times: tuple[float, ...], arrived: float, activity: float | None) -> list[LiveComment]:
+        candidates = self.commenter.window_candidates(context, times[0], self.context_length, self.generate_kwargs, inputs=inputs)
+        picks = pick_comments(candidates, list(self.recent), len(times), self.repeat_penalty, self.recent.maxlen or 0)
         done = _time.monotonic()
-        comment = LiveComment(end, candidates[best][0], float(candidates[best][1]), done - arrived)
-        self.recent.append(comment.comment)
-        self.stats.emitted += 1
-        self.stats.latencies.append(comment.latency)
-        self.stats.diversity.add(comment.comment)
-        return comment
+        comments = []
+        for time, best in zip(times, picks):
+            comment = LiveComment(time, candidates[best][0], float(candidates[best][1]), done - arrived, activity)
+            self.recent.append(comment.comment)
+            self.stats.emitted += 1
+            self.stats.diversity.add(comment.comment)
+            comments.append(comment)
+        self.stats.latencies.append(done - arrived)
+        return comments

@@ -34,6 +34,7 @@ from .live import LiveCommenter, LiveFrame, LiveStats
 from .live_asr import LiveTranscriber
 from .live_overlay import CommentOverlay
 from .live_stream import LiveStream
+from .speaking import SpeakingPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,12 @@ logger = logging.getLogger(__name__)
 class LiveOptions:
     """What `hf-livechat live` takes besides the source and the model (see `hf-livechat live --help`)."""
 
-    interval: float = 5.0
+    interval: float | None = None  # seconds between windows (None: 5 s, or 2 s with when="auto")
+    when: str = "interval"  # "interval": a comment every window; "auto": when the predicted activity is high
+    min_gap: float = 2.0  # with when="auto": seconds between two comments at least
+    max_silence: float = 30.0  # with when="auto": seconds without a comment at most (0: no limit)
+    activity_threshold: float = 1.5  # with when="auto": high = above this multiple of the running median activity
+    rate_scale: float = 1.0  # with when="auto": comments per predicted chat comment while the activity is high
     chat: object = None  # "twitch:CHANNEL", a chat log path, or an iterable of ChatMessage
     follow_chat: bool = False
     irc_server: str | None = None
@@ -61,6 +67,15 @@ class LiveOptions:
     post_rate: str | tuple[int, float] = DEFAULT_POST_RATE  # at most N messages in any S seconds ("20/30")
     dry_run: bool = False  # print what would be posted; connect to nothing
     post_token: Secret | None = None  # None: read TWITCH_OAUTH_TOKEN
+
+
+def speaking_policy(options: LiveOptions) -> tuple[SpeakingPolicy, float]:
+    """The speaking policy and the window interval of `options` (``ValueError`` for a bad setting)."""
+    policy = SpeakingPolicy(
+        options.when, threshold=options.activity_threshold, rate_scale=options.rate_scale, min_gap=options.min_gap, max_silence=options.max_silence
+    )
+    interval = options.interval if options.interval is not None else (2.0 if policy.when == "auto" else 5.0)
+    return policy, interval
 
 
 @dataclass
@@ -165,6 +180,7 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
     """Comments on `source` as it plays until it ends or Ctrl-C. Each comment is echoed as it comes (time, text,
     score, latency), appended to `options.out` (JSONL) and pushed to the overlay. Returns what happened."""
     options = options or LiveOptions()
+    policy, interval = speaking_policy(options)
     poster = make_poster(options)  # before anything starts: a bad setting or a missing token ends the run here
     clock = LiveClock()
     feed = asr = overlay = None
@@ -190,7 +206,7 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
         clock=clock,
     )
     extra = {} if options.repeat_penalty is None else {"repeat_penalty": options.repeat_penalty}
-    live = LiveCommenter(commenter, interval=options.interval, max_lag=options.max_lag, generate_kwargs=options.generate_kwargs, **extra)
+    live = LiveCommenter(commenter, interval=interval, max_lag=options.max_lag, generate_kwargs=options.generate_kwargs, policy=policy, **extra)
     report = LiveReport(live.stats, has_chat=feed is not None, dry_run=options.dry_run)
     announced = False
     try:
@@ -209,9 +225,17 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
             Path(options.out).parent.mkdir(parents=True, exist_ok=True)
             out = open(options.out, "a", encoding="utf-8")
         stream.start()
-        for comment in live.run(live_events(stream, feed, asr), speed=options.speed or 1.0):
+
+        def on_window(time, activity, decision):
+            if overlay is not None and activity is not None:
+                overlay.publish_activity(time, activity, decision.level)
+
+        for comment in live.run(live_events(stream, feed, asr), speed=options.speed or 1.0, on_window=on_window):
             line = f"{comment.time:8.1f} s  {comment.comment!r}  score {comment.score:.2f}  latency {comment.latency * 1000:.0f} ms"
             record = {"time": comment.time, "comment": comment.comment, "score": comment.score, "latency": comment.latency}
+            if comment.activity is not None:
+                line += f"  activity {comment.activity:.1f}"
+                record["activity"] = comment.activity
             if poster is not None:
                 status = record["posted"] = poster.post(comment.comment)
                 if status in NOT_POSTED and status != "stopped":
@@ -226,7 +250,7 @@ def run_live(source, commenter, options: LiveOptions | None = None, echo=print) 
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
             if overlay is not None:
-                overlay.publish(comment.time, comment.comment, comment.score)
+                overlay.publish(comment.time, comment.comment, comment.score, comment.activity)
     except KeyboardInterrupt:
         echo("stopped")
     finally:

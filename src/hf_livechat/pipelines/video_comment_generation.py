@@ -245,16 +245,35 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         return dict(encoded)
 
     def window_candidates(
-        self, context: StreamContext, end: float, context_length: float | None = None, generate_kwargs: dict | None = None
+        self,
+        context: StreamContext,
+        end: float,
+        context_length: float | None = None,
+        generate_kwargs: dict | None = None,
+        inputs: dict | None = None,
     ) -> list[tuple[str, float]]:
         """The comments the model proposes for one window of a stream, `(text, mean log-probability)` in the order
         `generate` returns them: the per-window call live mode makes. `generate_kwargs` default to
-        `GENERATE_DEFAULTS` (every beam of 8 a candidate); pick one with `diversity.pick_comment`."""
-        inputs = self.window_inputs(context, end, context_length)
-        inputs.pop("time")
+        `GENERATE_DEFAULTS` (every beam of 8 a candidate); pick one with `diversity.pick_comment`. `inputs`: the
+        window's `window_inputs`, when already built."""
+        inputs = dict(inputs) if inputs is not None else self.window_inputs(context, end, context_length)
+        inputs.pop("time", None)
         with self.device_placement(), self.get_inference_context()():
             sequences, scores = self._generate(inputs, GENERATE_DEFAULTS if generate_kwargs is None else generate_kwargs)
         return list(zip(self.processor.batch_decode(sequences[0]), scores[0].tolist()))
+
+    def window_activity(
+        self, context: StreamContext | None = None, end: float | None = None, context_length: float | None = None, inputs: dict | None = None
+    ) -> float:
+        """The model's predicted activity for one window of a stream: the chat comments expected in the 10 s after
+        `end` (live mode's call before deciding whether to speak). `inputs`: the window's `window_inputs`, when
+        already built."""
+        if not self.has_activity:
+            raise ValueError("this model has no activity head (config.activity_head): when='auto' needs one")
+        inputs = dict(inputs) if inputs is not None else self.window_inputs(context, end, context_length)
+        inputs.pop("time", None)
+        with self.device_placement(), torch.no_grad():
+            return float(self.model.predict_activity(**{k: self._to_device(v) for k, v in inputs.items()})[0])
 
     def preprocess(self, inputs, stride=10.0, context_length=None, start=None, chat=None, transcript=None, asr_model=None, asr_engine="transformers", feed_back=False, policy=None):
         if policy is not None and policy.needs_activity and not self.has_activity:
@@ -369,7 +388,8 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         for output in all_outputs:
             chosen = output.get("chosen")
             activity = output.get("activity")
-            for i, (time, sequences, scores, emit) in enumerate(zip(output["time"], output["sequences"], output["scores"], output["emit"])):
+            emits = output.get("emit", output["time"].reshape(-1, 1))  # without a speaking policy: every window speaks
+            for i, (time, sequences, scores, emit) in enumerate(zip(output["time"], output["sequences"], output["scores"], emits)):
                 emit = [float(t) for t in emit.reshape(-1) if not torch.isnan(t)]
                 if not emit:
                     continue  # the speaking policy kept quiet here
