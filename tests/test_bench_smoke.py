@@ -32,6 +32,8 @@ EXPECTED = {
     "bench_v2lc.py": [r"training: [\d.]+ segments/s", r"extraction: [\d.]+ clips/s"],
     "bench_worlds.py": [r"likelihood", r"contrastive", r"R@1 on all queries by prior weight"],
     "bench_real_chat.py": [r"bare LM zero-shot .*: per-word perplexity [\d.]+ on 2 messages", r"\| row \| log \| N \| per-word perplexity \|"],
+    "bench_timing.py": [r"\| activity model \| auto \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", r"\| activity model \| fixed interval, same count",
+                        r"\| recent rate \(trivial\) \| auto \|", r"\| chat-only model \| auto \|"],
 }
 
 

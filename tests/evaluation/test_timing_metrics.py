@@ -14,6 +14,7 @@ from hf_livechat.evaluation.timing_metrics import (
     detect_bursts,
     fixed_interval_scores,
     fixed_interval_times,
+    pool_scores,
     recent_counts,
     timing_scores,
 )
@@ -102,3 +103,18 @@ def test_bursts_from_truth(tmp_path):
 
 def test_recent_counts():
     assert recent_counts([1, 2, 9.9, 10, 15], [10, 20]).tolist() == [3.0, 2.0]
+
+
+def test_pool_scores_by_hand():
+    # Stream 1: 3 of 6 comments on time, 2 of 3 bursts hit, TimeDiff 11/3 (test_timing_scores_by_hand).
+    # Stream 2: 1 comment, on time, 1 burst hit after 2 s. Pooled: precision 4/7, recall 3/4, TimeDiff (11 + 2) / 4.
+    one = timing_scores([46, 9.5, 12, 30, 41, 80], BURSTS, tolerance=5, early=1, cap=10)
+    two = timing_scores([102.0], [Burst(100, 104, 5)], tolerance=5, early=1, cap=10)
+    pooled = pool_scores([one, two])
+    assert pooled.precision == pytest.approx(4 / 7) and pooled.recall == pytest.approx(3 / 4)
+    assert pooled.f1 == pytest.approx(2 * (4 / 7) * (3 / 4) / (4 / 7 + 3 / 4))
+    assert pooled.time_diff == pytest.approx(13 / 4)
+    assert (pooled.bursts, pooled.comments, pooled.hits) == (4, 7, 3)
+    # The same as scoring both streams on one timeline.
+    joined = timing_scores([46, 9.5, 12, 30, 41, 80, 102.0], [*BURSTS, Burst(100, 104, 5)], tolerance=5, early=1, cap=10)
+    assert (joined.precision, joined.recall, joined.time_diff) == pytest.approx((pooled.precision, pooled.recall, pooled.time_diff))

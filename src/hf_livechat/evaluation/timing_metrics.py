@@ -228,3 +228,19 @@ def recent_counts(message_times: Iterable[float], window_ends: Iterable[float], 
     times = _times(message_times)
     ends = np.asarray(list(window_ends), dtype=np.float64)
     return (np.searchsorted(times, ends, side="left") - np.searchsorted(times, ends - seconds, side="left")).astype(np.float64)
+
+
+def pool_scores(scores: Sequence[TimingScores]) -> TimingScores:
+    """Scores of several streams as one: precision over all their comments, recall and TimeDiff over all their
+    bursts, F1 from the pooled precision and recall."""
+    comments = sum(s.comments for s in scores)
+    bursts = sum(s.bursts for s in scores)
+    hits = sum(s.hits for s in scores)
+    on_time = sum(s.precision * s.comments for s in scores)
+    precision = on_time / comments if comments else 0.0
+    if not bursts:
+        return TimingScores(precision, math.nan, math.nan, math.nan, 0, comments, 0)
+    recall = hits / bursts
+    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    time_diff = sum(s.time_diff * s.bursts for s in scores if s.bursts) / bursts
+    return TimingScores(precision, recall, f1, time_diff, bursts, comments, hits)

@@ -178,6 +178,10 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
         return getattr(self.model, "activity_head", None) is not None
 
     # -- inputs --------------------------------------------------------------------------------------------------
+    def stream_context(self, inputs, chat=None, transcript=None, asr_model=None, asr_engine="transformers") -> StreamContext:
+        """A whole stream decoded as the pipeline reads it (inputs as for a call): frame features, chat, speech."""
+        return self._stream_context(inputs, chat, transcript, asr_model, asr_engine)
+
     def _stream_context(self, inputs, chat=None, transcript=None, asr_model=None, asr_engine="transformers") -> StreamContext:
         if isinstance(inputs, (str, os.PathLike)):
             inputs = {"video": inputs}
