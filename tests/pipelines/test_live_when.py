@@ -156,3 +156,13 @@ def test_live_command_when_auto_writes_activity_and_the_summary(model_dir, strea
     printed = capsys.readouterr().out
     assert "spoke on 2 of 14 windows" in printed and "activity 20.0" in printed
     assert "messages per minute" in printed  # the pace beside the chat's
+
+
+def test_live_and_the_pipeline_read_the_same_activity(commenter, stream):
+    """Without patches: each live window's activity is the model's reading of the window the pipeline builds too."""
+    live = LiveCommenter(commenter, interval=10.0, generate_kwargs={"max_new_tokens": 3})
+    comments = list(live.run(video_events(stream / "vod.mp4", frame_size=64), feed_back=False, speed=None))
+    offline = commenter(str(stream / "vod.mp4"), stride=10, max_new_tokens=3)
+    assert [c.time for c in comments] == [c["time"] for c in offline] == [20.0, 30.0, 40.0]
+    assert [c.activity for c in comments] == pytest.approx([c["activity"] for c in offline], rel=1e-4)
+    assert all(c.activity > 0 for c in comments)
