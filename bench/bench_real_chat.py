@@ -68,16 +68,19 @@ def find_logs(data: Path) -> dict[str, Path]:
     return {name: path for name, path in logs.items() if path.is_file()}
 
 
-def draw_queries(name: str, path: Path, n: int, seed: int) -> LogQueries:
-    """Reads and filters a log, splits it by time (70/30) and draws `n` test messages with their contexts."""
-    messages = list(read_chat(path, filters=ChatFilters()))
+def draw_queries(name: str, path: Path, n: int, seed: int, filters: ChatFilters | None = None) -> LogQueries:
+    """Reads and filters a log (`ChatFilters()` by default), splits it by time (70/30) and draws `n` test messages
+    with their contexts (`n=0`: every test message, in order)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    messages = list(read_chat(path, filters=ChatFilters() if filters is None else filters))
     if len(messages) <= CONTEXT_MESSAGES:
         raise ValueError(f"{path}: {len(messages)} messages after filtering, too few for {CONTEXT_MESSAGES} of context")
     start, end = messages[0].time, messages[-1].time
     cut = start + TRAIN_FRACTION * (end - start)
     test = [i for i, message in enumerate(messages) if message.time >= cut and i >= CONTEXT_MESSAGES]
     rng = np.random.default_rng(seed)
-    drawn = sorted(rng.choice(test, size=min(n, len(test)), replace=False).tolist())
+    drawn = test if n == 0 else sorted(rng.choice(test, size=min(n, len(test)), replace=False).tolist())
     return LogQueries(
         name, path, len(messages), len(test),
         contexts=[messages[i - CONTEXT_MESSAGES : i] for i in drawn], targets=[messages[i] for i in drawn],
@@ -147,7 +150,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("HF_LIVECHAT_REAL_DATA", DEFAULT_DATA)),
                         help="the shared real-data folder (default ../shared/data, or $HF_LIVECHAT_REAL_DATA)")
-    parser.add_argument("-n", type=int, default=200, help="test messages drawn per log")
+    parser.add_argument("-n", type=int, default=200, help="test messages drawn per log (0: all of the last 30 %%)")
+    parser.add_argument("--keep-all-chat", action="store_true",
+                        help="skip the LiveChat chat filters (bots, commands, links, spam, @mentions), as build-dataset's flag")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lm", default="smollm2-135m", help="the bare LM: short name, folder, .gguf file or Hub id")
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
@@ -167,7 +172,8 @@ def main():
             parser.error(f"none of the benchmark logs is under {args.data} (see --data)")
         scratch = tempfile.TemporaryDirectory()
         logs = smoke_logs(Path(scratch.name))
-    queries = [draw_queries(name, path, args.n, args.seed) for name, path in logs.items()]
+    filters = ChatFilters.keep_all() if args.keep_all_chat else ChatFilters()
+    queries = [draw_queries(name, path, args.n, args.seed, filters) for name, path in logs.items()]
     for q in queries:
         print(f"{q.name}: {q.path.name}, {q.num_messages} messages after filtering, {q.num_test} in the last 30 %, {len(q.targets)} drawn")
 
