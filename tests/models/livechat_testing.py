@@ -26,6 +26,7 @@ def tiny_config(**overrides) -> LiveChatConfig:
         sep_token_id=2,
         mask_token_id=3,
         dropout=0.0,
+        activity_head=True,
     )
     kwargs.update(overrides)
     return LiveChatConfig(**kwargs)

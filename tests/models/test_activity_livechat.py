@@ -82,3 +82,19 @@ def test_models_without_the_head_say_so():
     with pytest.raises(ValueError, match="without an activity head"):
         model(**inputs, labels=_labels(config, 3), activity_labels=torch.ones(3))
 
+
+
+def test_a_checkpoint_saved_without_the_head_loads_without_one(tmp_path):
+    """Configs written before the head existed have no `activity_head` key: they load as models without a head,
+    not with an untrained one whose readings would look real."""
+    import json
+
+    config = tiny_config(activity_head=False)
+    LiveChatForCommentGeneration(config).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved.pop("activity_head"), saved.pop("activity_loss_weight")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert LiveChatForCommentGeneration.from_pretrained(tmp_path).activity_head is None
+    from hf_livechat import LiveChatConfig
+
+    assert all(LiveChatConfig.from_preset(name).activity_head for name in ("tiny", "small", "reference", "reference-code"))

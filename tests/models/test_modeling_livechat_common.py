@@ -27,7 +27,7 @@ with warnings.catch_warnings():
 
 
 # The small preset's choices (the training default): chat read token by token, the copy head.
-SMALL_PRESET_CHOICES = dict(chat_encoder_type="token", copy_mechanism=True)
+SMALL_PRESET_CHOICES = dict(chat_encoder_type="token", copy_mechanism=True, activity_head=True)
 # The reference code's choices where they differ (LiveChatConfig.reference_code): one pooled vector per comment,
 # post-norm layers, [CLS] pooling, the transcript as its summary slot, cross-attention chat -> transcript -> video.
 REFERENCE_CODE_CHOICES = dict(
@@ -180,7 +180,7 @@ class LiveChatModelTest(ModelTesterMixin, unittest.TestCase):
         # Like BERT's pretraining head and `next_sentence_label`: the activity head trains on its own label, the
         # response window's comment count, beside the comment's tokens.
         inputs_dict = super()._prepare_for_class(inputs_dict, model_class, return_labels=return_labels)
-        if return_labels and model_class is LiveChatForCommentGeneration:
+        if return_labels and model_class is LiveChatForCommentGeneration and self.model_tester.get_config().activity_head:
             inputs_dict["activity_labels"] = torch.arange(self.model_tester.batch_size, dtype=torch.float) + 1
         return inputs_dict
 

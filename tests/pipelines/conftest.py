@@ -23,7 +23,7 @@ def model_dir(tmp_path_factory):
         **processor.config_kwargs(),
         d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
         encoder_ffn_dim=64, decoder_ffn_dim=64, video_feature_dim=1280, feature_model="efficientnet-lite0", frame_size=64,
-        init_std=0.3,
+        init_std=0.3, activity_head=True,
     )
     torch.manual_seed(0)
     LiveChatForCommentGeneration(config).save_pretrained(folder)

@@ -147,7 +147,7 @@ def test_live_command_when_auto_writes_activity_and_the_summary(model_dir, strea
     monkeypatch.setattr(VideoCommentGenerationPipeline, "window_activity", window_activity)
     out = tmp_path / "comments.jsonl"
     argv = ["live", str(stream / "vod.mp4"), "--model", str(model_dir), "--when", "auto", "--min-gap", "2", "--max-silence", "0",
-            "--activity-threshold", "2", "--speed", "100", "--max-lag", "1000", "--out", str(out), "--chat", str(stream / "chat.json")]
+            "--activity-threshold", "2", "--speed", "10", "--max-lag", "1000", "--out", str(out), "--chat", str(stream / "chat.json")]
     assert main(argv) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     # Relative threshold 2 x the running median 1: the windows at 26 and 36 are high; min_gap 2 with a 2 s stride

@@ -22,12 +22,14 @@ CHOICES = {
 # generation use (15 comments), attend to chat token by token, read who wrote each comment, and copy tokens from the
 # transcript and chat (replies repeat topic words, memes and viewers' names that the vocabulary may not hold).
 _SMALL_PRESET_CONTEXT = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
+# Every preset predicts chat activity (the activity head): `train` teaches it on the clips' response counts.
+_ACTIVITY = dict(activity_head=True)
 PRESETS = {
     "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
-                 encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT),
+                 encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT, **_ACTIVITY),
     "small": dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
-                  encoder_ffn_dim=256, decoder_ffn_dim=256, **_SMALL_PRESET_CONTEXT),
-    "reference": {},  # the published model's sizes: LiveChatConfig()
+                  encoder_ffn_dim=256, decoder_ffn_dim=256, **_SMALL_PRESET_CONTEXT, **_ACTIVITY),
+    "reference": dict(_ACTIVITY),  # the published model's sizes: LiveChatConfig()
 }
 PRESET_NAMES = (*PRESETS, "reference-code")
 
@@ -135,10 +137,11 @@ class LiveChatConfig(PreTrainedConfig):
         copy_mechanism (`bool`, defaults to `False`):
             Mix a copy distribution over the context's transcript and chat tokens into the LM head (pointer-generator):
             lets the model repeat names, memes and emotes it saw in the context.
-        activity_head (`bool`, defaults to `True`):
+        activity_head (`bool`, defaults to `False`; every preset turns it on):
             Predict how many comments the response window will hold from the three encoded modalities
             ([`LiveChatActivityHead`]): `predict_activity`, and `activity_log_rate` in the outputs. It reads the
-            encoders without training them (their states are detached), so it leaves ranking and generation as they are.
+            encoders without training them (their states are detached): its loss reaches no encoder or decoder weight.
+            Off by default so that a checkpoint saved before the head existed loads without an untrained one.
         activity_loss_weight (`float`, defaults to 1.0):
             Weight of the head's Poisson loss (given `activity_labels`, the response windows' comment counts) in `loss`.
         decoder (`PreTrainedConfig` or `dict`, *optional*):
@@ -211,7 +214,7 @@ class LiveChatConfig(PreTrainedConfig):
     decoder_name_or_path: str | None = None
     decoder_fusion: str = "cross_attention"
     cross_attention_interval: int = 1
-    activity_head: bool = True
+    activity_head: bool = False
     activity_loss_weight: float = 1.0
     use_cache: bool = True
     pad_token_id: int | None = 0
@@ -317,6 +320,7 @@ class LiveChatConfig(PreTrainedConfig):
             context_sampling="random",
             encoder_attention_heads=4,
             encoder_ffn_dim=1024,
+            **_ACTIVITY,
         )
         preset.update(kwargs)
         if text_encoder is not None:
