@@ -1,7 +1,7 @@
 """Cost of the two ways an LM decoder reads the clip (`decoder_fusion`): gated cross-attention against a prefix.
 
     python bench/bench_lm_fusion.py [--batch-size 8] [--candidates 10] [--layers 30]
-    python bench/bench_lm_fusion.py --layers 2 --batch-size 2 --candidates 3    # a quick check that it runs
+    python bench/bench_lm_fusion.py --smoke    # 2 LM layers, 2 clips, 3 candidates: a quick check that it runs
 
 The LM has SmolLM2-135M's shape (llama, width 576, 9 heads, 3 KV heads, MLP 1536, 49152 tokens) with random
 weights: cost does not depend on the weights. The encoders are the `small` preset's; a clip has 20 frames, 100
@@ -24,7 +24,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=8, help="clips per step")
     parser.add_argument("--candidates", type=int, default=10, help="candidates scored per clip")
     parser.add_argument("--layers", type=int, default=30, help="LM layers (SmolLM2-135M has 30)")
+    parser.add_argument("--smoke", action="store_true", help="2 LM layers, 2 clips, 3 candidates: checks the script, not the cost")
     args = parser.parse_args()
+    if args.smoke:
+        args.layers, args.batch_size, args.candidates = 2, 2, 3
     vocab, batch, num_candidates = 49152, args.batch_size, args.candidates
     lm = LlamaConfig(
         vocab_size=vocab, hidden_size=576, intermediate_size=1536, num_hidden_layers=args.layers, num_attention_heads=9,

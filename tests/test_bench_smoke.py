@@ -31,6 +31,7 @@ EXPECTED = {
     "bench_live.py": [r"\| tiny \| - \| [\d.]+ \| \d+ / \d+ \|", r"RSS at 25/50/75/100 %", r"\| greedy \| \d+ \|", r"\| beam4\+penalty \| \d+ \|"],
     "bench_v2lc.py": [r"training: [\d.]+ segments/s", r"extraction: [\d.]+ clips/s"],
     "bench_worlds.py": [r"likelihood", r"contrastive", r"R@1 on all queries by prior weight"],
+    "bench_lm_fusion.py": [r"cross_attention: LiveChat adds [\d.]+M parameters; training step", r"prefix: LiveChat adds [\d.]+M parameters"],
     "bench_real_chat.py": [r"bare LM zero-shot .*: per-word perplexity [\d.]+ on 2 messages", r"\| row \| log \| N \| per-word perplexity \|"],
     "bench_timing.py": [r"\| activity model \| auto \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", r"\| activity model \| fixed interval, same count",
                         r"\| recent rate \(trivial\) \| auto \|", r"\| chat-only model \| auto \|"],
