@@ -91,3 +91,20 @@ def test_default_decoding_samples_when_the_video_is_all_there_is(commenter, stre
     calls.clear()
     commenter(str(stream / "vod.mp4"), stride=10, max_new_tokens=5, num_beams=3, num_return_sequences=3)
     assert calls and all(call["num_beams"] == 3 and call["num_return_sequences"] == 3 for call in calls)
+
+
+def test_sampled_comment_scores_count_the_comment_end_even_when_it_is_the_pad_id(commenter, monkeypatch):
+    """An LM decoder may pad with its EOS: the score of a comment still averages its tokens up to and including its
+    end, and nothing after it."""
+    from types import SimpleNamespace
+
+    model = commenter.model
+    end = model.generation_config.eos_token_id
+    end = end[0] if isinstance(end, list) else end
+    monkeypatch.setattr(model.config, "pad_token_id", end)
+    sequences = torch.tensor([[1, 7, 8, end, end, end], [1, 9, end, end, end, end]])
+    step_logprobs = torch.log_softmax(torch.randn(2, 5, model.config.vocab_size, generator=torch.Generator().manual_seed(0)), -1)
+    out = SimpleNamespace(sequences=sequences, scores=tuple(step_logprobs[:, i] for i in range(5)), sequences_scores=None)
+    scores = commenter._sequence_scores(out)
+    picked = step_logprobs.gather(-1, sequences[:, 1:, None]).squeeze(-1)
+    torch.testing.assert_close(scores, torch.stack([picked[0, :3].mean(), picked[1, :2].mean()]))

@@ -383,8 +383,14 @@ class VideoCommentGenerationPipeline(ChunkPipeline):
             return out.sequences_scores.float().cpu()
         transition = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True).float()
         generated = out.sequences[:, -transition.shape[1] :]
-        # Count the tokens up to and including [SEP]; padding after it is not part of the comment.
-        valid = torch.isfinite(transition) & (generated != self.model.config.pad_token_id)
+        # Count the tokens up to and including the comment's end ([SEP], or an LM decoder's EOS); what follows is
+        # padding, which may be the same id as the end (an LM whose pad token is its EOS).
+        end_ids = self.model.generation_config.eos_token_id
+        if end_ids is None:
+            end_ids = self.model.config.eos_token_id
+        is_end = torch.isin(generated, torch.tensor(end_ids, device=generated.device).reshape(-1))
+        after_end = (is_end.long().cumsum(-1) - is_end.long()) > 0
+        valid = torch.isfinite(transition) & ~after_end
         return ((transition * valid).sum(-1) / valid.sum(-1).clamp(min=1)).cpu()
 
     def postprocess(self, all_outputs, show_candidates=True, repeat_penalty=0.0, recent_comments=0):
