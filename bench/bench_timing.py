@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_real_chat import find_logs  # the same three real logs (bench/ is the script's folder)
+
 from hf_livechat.data.chat import ChatFilters, read_chat
 from hf_livechat.data.windows import StreamContext, window_ends
 from hf_livechat.evaluation.timing_metrics import (
@@ -136,17 +138,6 @@ def world_rows(args, policy: SpeakingPolicy, scoring: dict) -> None:
     table.print(f"world streams of {folder} ({time.perf_counter() - started:.0f} s)")
 
 
-def find_logs(data: Path) -> dict[str, Path]:
-    logs = {
-        "northernlion (twitch)": data / "twitch_vod_chat" / "1087079172.json",
-        "youtube premiere": data / "chat_downloader" / "youtube_premiered_video_messages.json",
-    }
-    danmaku = sorted((data / "bilibili_danmaku").glob("*.xml"), key=lambda p: p.stat().st_size)
-    if danmaku:
-        logs["bilibili danmaku"] = danmaku[-1]
-    return {name: path for name, path in logs.items() if path.is_file()}
-
-
 def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict) -> None:
     commenter = load_pipeline(args.chat_model) if args.chat_model else None
     for name, path in logs.items():
@@ -189,7 +180,7 @@ def smoke(args, policy: SpeakingPolicy, scoring: dict) -> None:
         model_config = LiveChatConfig(
             **processor.config_kwargs(), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
             decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, video_feature_dim=1280,
-            feature_model="efficientnet-lite0", frame_size=32,
+            feature_model="efficientnet-lite0", frame_size=32, activity_head=True,
         )
         torch.manual_seed(0)
         folder = Path(tmp) / "model"
