@@ -38,6 +38,7 @@ from bench_real_chat import find_logs  # the same three real logs (bench/ is the
 
 from hf_livechat.data.chat import ChatFilters, read_chat
 from hf_livechat.data.windows import StreamContext, window_ends
+from hf_livechat.evaluation.activity import correlation_metrics
 from hf_livechat.evaluation.timing_metrics import (
     bursts_from_truth,
     detect_bursts,
@@ -86,12 +87,16 @@ class Table:
         self.fixed: dict[str, list[list]] = {}  # predictor -> per phase, the streams' scores
         self.bursts = 0
         self.streams = 0
+        self.next_counts: list[np.ndarray] = []  # the chat's real count in the 10 s after each window
+        self.predicted: dict[str, list[np.ndarray]] = {}
 
-    def add_stream(self, ends: list[float], bursts, predictions: dict[str, np.ndarray]) -> None:
+    def add_stream(self, ends: list[float], bursts, predictions: dict[str, np.ndarray], message_times) -> None:
         self.streams += 1
         self.bursts += len(bursts)
+        self.next_counts.append(recent_counts(message_times, np.asarray(ends) + RECENT, RECENT))
         span = (ends[0], ends[-1] + self.stride)
         for name, activity in predictions.items():
+            self.predicted.setdefault(name, []).append(np.asarray(activity))
             times, _ = emission_times(ends, activity, self.policy, self.stride)
             self.auto.setdefault(name, []).append(timing_scores(times, bursts, **self.scoring))
             phases = self.fixed.setdefault(name, [[] for _ in range(PHASES)])
@@ -113,6 +118,10 @@ class Table:
                 f"| {name} | fixed interval, same count ({PHASES} phases; F1 {min(f1s):.3f}-{max(f1s):.3f}) | {auto.comments} | "
                 f"{fixed['precision']:.3f} | {fixed['recall']:.3f} | {fixed['f1']:.3f} | {fixed['time_diff']:.2f} |"
             )
+        real = np.concatenate(self.next_counts)
+        spearman = {name: correlation_metrics(np.concatenate(p), real)["spearman"] for name, p in self.predicted.items()}
+        print(f"activity: Spearman with the chat's count in the next {RECENT:g} s over {len(real)} windows: "
+              + ", ".join(f"{name} {value:.3f}" for name, value in spearman.items()))
 
 
 def world_rows(args, policy: SpeakingPolicy, scoring: dict) -> None:
@@ -134,7 +143,7 @@ def world_rows(args, policy: SpeakingPolicy, scoring: dict) -> None:
         table.add_stream(ends, bursts, {
             "activity model": model_activity(commenter, context, ends, args.batch_size),
             "recent rate (trivial)": recent_counts(context.message_times, ends, RECENT),
-        })
+        }, context.message_times)
     table.print(f"world streams of {folder} ({time.perf_counter() - started:.0f} s)")
 
 
@@ -161,7 +170,7 @@ def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict
         if commenter is not None:
             predictions["chat-only model"] = model_activity(commenter, context, ends, args.batch_size)
         table = Table(policy, args.stride, scoring)
-        table.add_stream(ends, bursts, predictions)
+        table.add_stream(ends, bursts, predictions, times)
         table.print(f"{name}: {len(messages)} messages, held-out last {held_out} ({(ends[-1] - ends[0]) / 60:.1f} min)")
 
 

@@ -34,7 +34,7 @@ EXPECTED = {
     "bench_lm_fusion.py": [r"cross_attention: LiveChat adds [\d.]+M parameters; training step", r"prefix: LiveChat adds [\d.]+M parameters"],
     "bench_real_chat.py": [r"bare LM zero-shot .*: per-word perplexity [\d.]+ on 2 messages", r"\| row \| log \| N \| per-word perplexity \|"],
     "bench_timing.py": [r"\| activity model \| auto \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", r"\| activity model \| fixed interval, same count",
-                        r"\| recent rate \(trivial\) \| auto \|", r"\| chat-only model \| auto \|"],
+                        r"\| recent rate \(trivial\) \| auto \|", r"\| chat-only model \| auto \|", r"activity: Spearman with the chat.s count in the next 10 s over \d+ windows"],
 }
 
 
