@@ -21,7 +21,9 @@ ABSENT = {
 
 def _parameters_without_gradient(model, inputs, labels) -> list[str]:
     model.zero_grad(set_to_none=True)
-    model(**inputs, labels=labels).loss.backward()
+    # The training collator gives every batch its response counts, so the activity head trains in every step too.
+    counts = {"activity_labels": torch.arange(labels.shape[0], dtype=torch.float)} if model.activity_head is not None else {}
+    model(**inputs, labels=labels, **counts).loss.backward()
     return [name for name, param in model.named_parameters() if param.requires_grad and param.grad is None]
 
 
