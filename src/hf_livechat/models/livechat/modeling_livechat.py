@@ -1058,7 +1058,9 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         if self.activity_head is not None:
             activity_log_rate = self.activity_head(outputs.encoder_outputs.memories())
             if activity_labels is not None:
-                activity_loss = F.poisson_nll_loss(activity_log_rate.float(), activity_labels.float(), log_input=True)
+                # The exact Poisson negative log-likelihood (with log y!), so that the logged loss is >= 0 whatever the counts.
+                log_rate, counts = activity_log_rate.float(), activity_labels.float()
+                activity_loss = (log_rate.exp() - counts * log_rate + torch.lgamma(counts + 1)).mean()
                 weighted = self.config.activity_loss_weight * activity_loss
                 if labels is not None and num_items_in_batch is not None:
                     # Accumulated micro-batches sum their losses: weight each by its share of the target tokens.
