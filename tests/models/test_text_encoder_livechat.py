@@ -51,7 +51,9 @@ def test_cli_trains_and_evaluates_with_a_minilm_text_encoder_offline(minilm_path
 
 def test_the_text_encoder_is_a_sub_config_and_the_text_config_stays_livechat(minilm_path):
     config = LiveChatConfig.with_text_encoder(minilm_path, d_model=32)
-    assert LiveChatConfig.sub_configs == {"text_encoder": LiveChatConfig.sub_configs_defaults["text_encoder"].config_class}
+    # Two optional sub-configs: the text encoders' and a pretrained causal LM decoder's.
+    assert LiveChatConfig.sub_configs == {name: spec.config_class for name, spec in LiveChatConfig.sub_configs_defaults.items()}
+    assert sorted(LiveChatConfig.sub_configs) == ["decoder", "text_encoder"]
     assert isinstance(config.text_encoder, BertConfig) and config.text_encoder.hidden_size == 384
     # The decoder, the shared vocabulary and the special tokens are LiveChat's: what the Trainer aligns with the
     # tokenizer and what generation and the masks read. The BERT config answers for the text input end alone.
