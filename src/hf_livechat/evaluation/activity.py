@@ -20,12 +20,13 @@ def response_counts(rows: Sequence[Mapping]) -> np.ndarray:
 def recent_rate_counts(rows: Sequence[Mapping]) -> np.ndarray:
     """The trivial predictor: comments in the last `end - context_end` seconds of each clip's context, i.e. the chat's
     recent rate carried over to the response window."""
-    counts = []
-    for row in rows:
-        length = row["end"] - row["context_end"]
-        since = row["context_end"] - length
-        counts.append(sum(1 for c in row["context_comments"] if c["time"] >= since))
-    return np.array(counts, dtype=np.float64)
+    from .timing_metrics import recent_counts
+
+    return np.array(
+        [recent_counts([c["time"] for c in row["context_comments"]], [row["context_end"]], row["end"] - row["context_end"])[0]
+         for row in rows],
+        dtype=np.float64,
+    )
 
 
 def correlation_metrics(predicted: np.ndarray, real: np.ndarray) -> dict[str, float]:

@@ -15,6 +15,14 @@ def _read_logs(streams_dir: str | Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in logs]
 
 
+def _episode_of(row: Mapping, episode_seconds: Mapping[str, float]) -> tuple[str, int] | None:
+    """The VOD and episode index a clip row starts in, or None for a VOD the logs do not hold."""
+    vod_id = str(row["vod_id"])
+    if vod_id not in episode_seconds:
+        return None
+    return vod_id, int(float(row["start"]) // episode_seconds[vod_id])
+
+
 def comment_cue_labels(streams_dir: str | Path) -> Callable[[Mapping, str], str]:
     """A labeller for evaluation: ``(clip row, comment text) -> label`` where the label is the modality of the cue
     the comment answers in the clip's episode (``"video"``, ``"transcript"`` or ``"chat"``), ``"filler"`` for a
@@ -34,11 +42,8 @@ def comment_cue_labels(streams_dir: str | Path) -> Callable[[Mapping, str], str]
             labels.setdefault((vod_id, int(comment["episode"]), comment["text"].strip()), label)
 
     def label_of(row: Mapping, text: str) -> str:
-        vod_id = str(row["vod_id"])
-        if vod_id not in episode_seconds:
-            return "unknown"
-        episode = int(float(row["start"]) // episode_seconds[vod_id])
-        return labels.get((vod_id, episode, text.strip()), "unknown")
+        where = _episode_of(row, episode_seconds)
+        return "unknown" if where is None else labels.get((*where, text.strip()), "unknown")
 
     return label_of
 
@@ -84,11 +89,8 @@ def same_cue_judge(streams_dir: str | Path) -> Callable[[Mapping, str, str], boo
             replies_to.setdefault((vod_id, text), set()).add(cue)
 
     def judge(row: Mapping, ground_truth: str, candidate: str) -> bool:
-        vod_id = str(row["vod_id"])
-        if vod_id not in episode_seconds:
-            return False
-        episode = int(float(row["start"]) // episode_seconds[vod_id])
-        cue = cue_of.get((vod_id, episode, ground_truth.strip()))
-        return cue is not None and cue in replies_to.get((vod_id, candidate.strip()), ())
+        where = _episode_of(row, episode_seconds)
+        cue = None if where is None else cue_of.get((*where, ground_truth.strip()))
+        return cue is not None and cue in replies_to.get((where[0], candidate.strip()), ())
 
     return judge
