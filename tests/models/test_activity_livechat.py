@@ -101,3 +101,15 @@ def test_a_checkpoint_saved_without_the_head_loads_without_one(tmp_path):
     from hf_livechat import LiveChatConfig
 
     assert all(LiveChatConfig.from_preset(name).activity_head for name in ("tiny", "small", "reference", "reference-code"))
+
+
+def test_cached_decoding_steps_skip_the_head():
+    """`generate` passes the encoder outputs back in at every step: the head runs once per clip, not per token."""
+    config = tiny_config()
+    model = LiveChatForCommentGeneration(config).eval()
+    inputs = tiny_inputs(config)
+    encoded = model.get_encoder()(**{k: v for k, v in inputs.items()})
+    step = model(encoder_outputs=encoded, decoder_input_ids=torch.ones(3, 1, dtype=torch.long))
+    assert step.activity_log_rate is None
+    full = model(**inputs, decoder_input_ids=torch.ones(3, 1, dtype=torch.long))
+    torch.testing.assert_close(full.activity_log_rate.exp(), model.predict_activity(encoder_outputs=encoded))

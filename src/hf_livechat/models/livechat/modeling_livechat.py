@@ -150,7 +150,8 @@ class LiveChatCommentGenerationOutput(Seq2SeqLMOutput):
         encoder_outputs (`LiveChatEncoderOutput`):
             The encoded modalities one by one (with their `hidden_states` / `attentions` when requested).
         activity_log_rate (`torch.FloatTensor` of shape `(batch_size,)`, *optional*, with `config.activity_head`):
-            Log of the expected number of comments in the response window after each clip's context.
+            Log of the expected number of comments in the response window after each clip's context; computed when
+            the encoders run in this call or `activity_labels` is given (not at every cached decoding step).
         activity_loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `activity_labels` is given):
             The activity head's Poisson negative log-likelihood (already weighted into `loss`).
     """
@@ -1055,7 +1056,8 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch)
         activity_log_rate = activity_loss = None
-        if self.activity_head is not None:
+        # Not at each decoding step of `generate`, which passes the same encoder outputs in again and again.
+        if self.activity_head is not None and (encoder_outputs is None or activity_labels is not None):
             activity_log_rate = self.activity_head(outputs.encoder_outputs.memories())
             if activity_labels is not None:
                 # The exact Poisson negative log-likelihood (with log y!), so that the logged loss is >= 0 whatever the counts.
