@@ -60,7 +60,7 @@ def save_tiny_lm(folder, model_type: str = "llama", seed: int = 0):
 def livechat_with_lm(folder, **overrides) -> tuple[LiveChatForCommentGeneration, LiveChatProcessor]:
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
     sizes = tiny_config().to_diff_dict()
-    for key in ("model_type", "transformers_version", "vocab_size"):
+    for key in ("model_type", "transformers_version", "vocab_size", "decoder_prompt"):
         sizes.pop(key, None)
     processor = LiveChatProcessor(tokenizer, chat_encoder_type=overrides.get("chat_encoder_type", "comment"))
     sizes.update({k: v for k, v in processor.config_kwargs().items() if k.endswith("token_id")})
@@ -89,18 +89,47 @@ def open_gates(model, value=0.5):
 
 
 @pytest.mark.parametrize("model_type", ["llama", "qwen2", "gpt2"])
-def test_gates_at_zero_give_the_bare_lms_logits(tmp_path, model_type):
+def test_gates_at_zero_give_the_bare_lms_logits_on_the_chat_then_the_comment(tmp_path, model_type):
     folder = save_tiny_lm(tmp_path / "lm", model_type)
     model, processor = livechat_with_lm(folder)
+    assert model.config.decoder_prompt == "chat"
     inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
     assert all(block.gate.item() == 0 for block in model.get_decoder().gated_cross_attn.values())
     decoder_input_ids = shift_tokens_right(inputs["labels"], model.config.pad_token_id, model.config.decoder_start_token_id)
     bare = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = processor.tokenizer
+    start, end = tokenizer.bos_token_id, tokenizer.eos_token_id
     with torch.no_grad():
-        expected = bare(input_ids=decoder_input_ids).logits
-        assert torch.allclose(model(**inputs).logits, expected, atol=1e-5)
+        logits = model(**inputs).logits
+        for row, chat in enumerate([["hi chat", "pizza is great", "LUL"], ["what a goal"]]):
+            # The LM reads the chat unpadded, each comment as a target is written, then the comment.
+            prompt = [token for text in chat for token in [start, *tokenizer(text)["input_ids"], end]]
+            expected = bare(input_ids=torch.tensor([prompt + decoder_input_ids[row].tolist()])).logits[0, len(prompt) :]
+            assert torch.allclose(logits[row], expected, atol=1e-5), f"row {row}: a left-padded prompt must read as unpadded"
         open_gates(model)
-        assert not torch.allclose(model(**inputs).logits, expected, atol=1e-3), "open gates must let the clip in"
+        assert not torch.allclose(model(**inputs).logits, logits, atol=1e-3), "open gates must let the clip in"
+
+
+@pytest.mark.parametrize("chat_encoder_type", ["comment", "token"])
+def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path, chat_encoder_type):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, chat_encoder_type=chat_encoder_type)
+    inputs = clip_inputs(processor)
+    encoded = model.get_encoder()(**inputs)
+    tokenizer = processor.tokenizer
+    texts = [
+        tokenizer.decode(ids[mask.bool()], skip_special_tokens=False)
+        for ids, mask in zip(encoded.chat_prompt_ids, encoded.chat_prompt_mask)
+    ]
+    assert texts == ["<s>hi chat</s><s>pizza is great</s><s>LUL</s>", "<s>what a goal</s>"]
+    # Left-padded: every row's prompt ends at the last column, where its comment starts.
+    assert encoded.chat_prompt_mask[:, -1].eq(1).all() and encoded.chat_prompt_mask[1, 0] == 0
+    without_chat = model.get_encoder()(**{k: v for k, v in inputs.items() if not k.startswith("chat")})
+    assert without_chat.chat_prompt_ids.shape[1] == 0, "no chat, no prompt"
+    scratch = LiveChatConfig.with_decoder(folder, decoder_prompt="none")
+    assert scratch.decoder_prompt == "none"
+    with pytest.raises(StrictDataclassClassValidationError, match="needs an LM decoder"):
+        LiveChatConfig(decoder_prompt="chat")
 
 
 @pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])

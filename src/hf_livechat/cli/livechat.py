@@ -18,6 +18,7 @@ def _train(args):
         text_encoder=args.text_encoder,
         decoder=args.decoder,
         decoder_fusion=args.decoder_fusion,
+        decoder_prompt=args.decoder_prompt,
         lora_r=args.lora_r,
         config_overrides=args.config_overrides,
         modality_dropout=args.modality_dropout,
@@ -192,6 +193,11 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--decoder-fusion", choices=["cross_attention", "prefix"], default="cross_attention",
         help="how the LM decoder reads the clip: gated cross-attention blocks (Flamingo) or prefix embeddings (LLaVA)",
+    )
+    p.add_argument(
+        "--decoder-prompt", choices=["chat", "none"], default="chat",
+        help="the LM decoder also reads the context comments as text before the comment ('chat'), or the clip through "
+        "the fusion alone ('none')",
     )
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank on the LM decoder (0: train the whole LM); the saved model holds merged weights")
     p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")

@@ -67,6 +67,11 @@ class LiveChatRecipeArguments:
         default="cross_attention",
         metadata={"help": "how the LM decoder reads the clip: 'cross_attention' (gated, Flamingo) or 'prefix' (LLaVA)"},
     )
+    decoder_prompt: str = field(
+        default="chat",
+        metadata={"help": "what the LM decoder also reads as text before the comment: 'chat' (the context comments) or "
+                  "'none' (the clip through the fusion alone)"},
+    )
     lora_r: int = field(
         default=16,
         metadata={"help": "LoRA rank on the LM decoder's attention and MLP projections (0: train the whole LM); the "
@@ -186,6 +191,7 @@ def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | 
         for key in ("decoder", "decoder_name_or_path", "text_encoder", "text_encoder_name_or_path"):
             kwargs.pop(key, None)
         kwargs["decoder_fusion"] = recipe.decoder_fusion
+        kwargs["decoder_prompt"] = recipe.decoder_prompt
         config = LiveChatConfig.with_decoder(resolve_decoder(recipe.decoder), **kwargs)
         if token_fields["vocab_size"] > config.vocab_size:
             raise ValueError(f"the tokenizer has {token_fields['vocab_size']} tokens, more than the decoder's vocabulary ({config.vocab_size})")

@@ -14,6 +14,7 @@ CHOICES = {
     "transcript_memory": ("tokens", "cls"),
     "context_sampling": ("latest", "random"),
     "decoder_fusion": ("cross_attention", "prefix"),
+    "decoder_prompt": ("none", "chat"),
 }
 
 
@@ -160,6 +161,11 @@ class LiveChatConfig(PreTrainedConfig):
         cross_attention_interval (`int`, defaults to 1):
             With `decoder_fusion="cross_attention"`, a gated block goes before every `cross_attention_interval`-th
             LM layer (layers 0, k, 2k, ...).
+        decoder_prompt (`str`, defaults to `"none"`; [`LiveChatConfig.with_decoder`] sets `"chat"`):
+            What the LM decoder also reads as text before the comment. `"chat"`: the context comments, each written
+            as a target comment is (start token, its tokens, end token), so that an untrained model already continues
+            the chat as the pretrained LM would (through cross-attention alone, with its gates at 0, it starts as an
+            unconditional LM). The encoders read the chat as before.
     """
 
     model_type = "livechat"
@@ -214,6 +220,7 @@ class LiveChatConfig(PreTrainedConfig):
     decoder_name_or_path: str | None = None
     decoder_fusion: str = "cross_attention"
     cross_attention_interval: int = 1
+    decoder_prompt: str = "none"
     activity_head: bool = False
     activity_loss_weight: float = 1.0
     use_cache: bool = True
@@ -259,6 +266,8 @@ class LiveChatConfig(PreTrainedConfig):
                 raise ValueError(f"cross_attention_interval must be >= 1, got {self.cross_attention_interval}")
             if self.text_encoder is not None:
                 raise ValueError("an LM decoder and a pretrained text encoder need two vocabularies; choose one")
+        elif self.decoder_prompt != "none":
+            raise ValueError(f"decoder_prompt={self.decoder_prompt!r} needs an LM decoder (LiveChatConfig.with_decoder)")
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads_name):
                 raise ValueError(f"d_model ({self.d_model}) must be divisible by {heads_name}")
@@ -287,9 +296,11 @@ class LiveChatConfig(PreTrainedConfig):
     @classmethod
     def with_decoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":
         """A config whose comment decoder is the causal LM `name_or_path` (a folder or Hub id `AutoConfig` reads).
-        Only its config is read here; `vocab_size` follows the LM."""
+        Only its config is read here; `vocab_size` follows the LM, and the LM reads the context chat as text
+        (`decoder_prompt="chat"`) unless told otherwise."""
         decoder_config = AutoConfig.from_pretrained(name_or_path)
         kwargs["vocab_size"] = decoder_config.vocab_size
+        kwargs.setdefault("decoder_prompt", "chat")
         kwargs.pop("decoder", None), kwargs.pop("decoder_name_or_path", None)
         return cls(decoder=decoder_config, decoder_name_or_path=str(name_or_path), **kwargs)
 

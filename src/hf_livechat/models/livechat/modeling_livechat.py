@@ -64,6 +64,9 @@ class LiveChatEncoderOutput(ModelOutput):
             1 for the null slot and real comments / tokens.
         copy_source_states / copy_source_ids / copy_source_mask (*optional*, with `config.copy_mechanism`):
             Every transcript and chat token: its encoded state, its id and 1 for real tokens.
+        chat_prompt_ids / chat_prompt_mask (`torch.LongTensor` of shape `(batch_size, prompt_length)`, *optional*, with
+        `config.decoder_prompt="chat"`):
+            The context comments as text for the LM decoder (see [`LiveChatEncoder.chat_as_prompt`]), left-padded.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned with `output_hidden_states=True`):
             Output of each encoder layer, video layers first, then transcript, then chat.
         attentions (`tuple(torch.FloatTensor)`, *optional*, returned with `output_attentions=True`):
@@ -80,6 +83,8 @@ class LiveChatEncoderOutput(ModelOutput):
     copy_source_states: torch.FloatTensor | None = None
     copy_source_ids: torch.LongTensor | None = None
     copy_source_mask: torch.LongTensor | None = None
+    chat_prompt_ids: torch.LongTensor | None = None
+    chat_prompt_mask: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
@@ -406,6 +411,35 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         mask = torch.cat([comment_mask.new_ones(batch_size, 1), comment_mask], dim=1)
         return memory, mask, token_states_by_comment
 
+    def chat_as_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The context comments as the LM decoder's text prompt `(ids, mask)`, oldest first: each written as a target
+        comment is (start token, its tokens, end token), so that the comment to write continues the pattern. Rows are
+        left-padded, so that every row's prompt ends where its comment starts."""
+        start, end = self.config.decoder_start_token_id, self.config.sep_token_id
+        if input_ids.dim() == 3:
+            # One row per comment: close each real comment with the end token, after its last real token.
+            batch_size, num_comments, length = input_ids.shape
+            lengths = attention_mask.sum(-1, keepdim=True)
+            steps = torch.arange(length + 1, device=input_ids.device)
+            ids = torch.cat([input_ids, input_ids.new_full((batch_size, num_comments, 1), end)], dim=-1)
+            ids = ids.masked_fill(steps == lengths, end)
+            mask = (steps <= lengths) & (lengths > 0)
+            is_start = (steps == 0) & (lengths > 0)
+            ids, mask, is_start = (t.reshape(batch_size, -1) for t in (ids, mask, is_start))
+        else:
+            # One `[SEP]`-joined sequence: a comment starts at the first token and after each end token.
+            ids, mask = input_ids, attention_mask.bool()
+            after_end = torch.cat([torch.ones_like(mask[:, :1]), (ids.eq(end) & mask)[:, :-1]], dim=1)
+            is_start = mask & after_end
+        ids = torch.stack([torch.full_like(ids, start), ids], dim=-1).flatten(1)
+        mask = torch.stack([is_start, mask], dim=-1).flatten(1)
+        # Real tokens last, in their order (a stable sort on the mask), then drop the columns no row uses.
+        order = mask.long().argsort(dim=-1, stable=True)
+        ids, mask = ids.gather(1, order), mask.gather(1, order).long()
+        ids = ids.masked_fill(mask == 0, self.config.pad_token_id)
+        used = int(mask.sum(-1).max()) if mask.numel() else 0
+        return ids[:, ids.shape[1] - used :], mask[:, mask.shape[1] - used :]
+
     def _split_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For a `[SEP]`-joined chat sequence: each token's index inside its comment and its comment's index (from
         the oldest). A comment ends with its `[SEP]`."""
@@ -503,6 +537,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             output.copy_source_states = torch.cat([transcript_states[:, 1:], chat_tokens.reshape(batch_size, chat_ids.shape[1], chat_tokens.shape[-1])], dim=1)
             output.copy_source_ids = torch.cat([transcript_input_ids, chat_ids], dim=1)
             output.copy_source_mask = torch.cat([transcript_mask[:, 1:], chat_token_mask.long()], dim=1)
+        if self.config.decoder_prompt == "chat":
+            chat_token_mask = self._token_mask("chat", chat_input_ids, chat_attention_mask, expected_dim=chat_input_ids.dim())
+            output.chat_prompt_ids, output.chat_prompt_mask = self.chat_as_prompt(chat_input_ids, chat_token_mask)
         return output
 
 
@@ -682,10 +719,17 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         return EncoderDecoderCache(DynamicCache(config=self.config.decoder), DynamicCache())
 
     def cached_length(self, past_key_values: EncoderDecoderCache, encoder_outputs: LiveChatEncoderOutput) -> int:
-        """Comment tokens already in the cache (a prefix decoder's cache starts with the memory slots)."""
+        """Comment tokens already in the cache (the cache starts with the prefix: memory slots, chat prompt)."""
         length = past_key_values.get_seq_length()
-        if length and self.prefix_projection is not None:
-            length -= encoder_outputs.concatenated_memories().shape[1]
+        if length:
+            length -= self.prefix_length(encoder_outputs)
+        return length
+
+    def prefix_length(self, encoder_outputs: LiveChatEncoderOutput) -> int:
+        """Positions the LM reads before the comment: the projected memory slots and the chat prompt."""
+        length = encoder_outputs.concatenated_memories().shape[1] if self.prefix_projection is not None else 0
+        if encoder_outputs.chat_prompt_ids is not None:
+            length += encoder_outputs.chat_prompt_ids.shape[1]
         return length
 
     def _before_lm_layer(self, index: int, layer: nn.Module, args: tuple, kwargs: dict):
@@ -702,6 +746,27 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         else:
             kwargs["hidden_states"] = block(kwargs["hidden_states"], memory, memory_mask, cross_cache, candidates_per_memory)
         return args, kwargs
+
+    def _prefix(self, memory, memory_mask, encoder_outputs: LiveChatEncoderOutput):
+        """What the LM reads before the comment, as embeddings `(rows, positions, hidden)` and a mask (None, None
+        when nothing): the projected memory slots (prefix fusion), then the chat prompt."""
+        parts, masks = [], []
+        if self.prefix_projection is not None:
+            parts.append(self.prefix_projection(memory))
+            masks.append(memory_mask)
+        if encoder_outputs.chat_prompt_ids is not None:
+            parts.append(self.lm.get_input_embeddings()(encoder_outputs.chat_prompt_ids))
+            masks.append(encoder_outputs.chat_prompt_mask)
+        prefix = torch.cat(parts, dim=1).to(self.lm.dtype) if parts else None
+        if prefix is None or prefix.shape[1] == 0:
+            return None, None
+        return prefix, torch.cat(masks, dim=1)
+
+    @staticmethod
+    def _positions(attention_mask: torch.Tensor, length: int) -> torch.LongTensor:
+        """Position ids of the last `length` inputs: real positions counted from each row's first one, so that a
+        left-padded prompt reads as the LM would read it unpadded."""
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -length:]
 
     def _memory(self, encoder_outputs: LiveChatEncoderOutput) -> tuple[torch.Tensor, torch.Tensor]:
         memories, masks = [], []
@@ -733,36 +798,55 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         if use_cache and past_key_values is None:
             past_key_values = self.new_cache()
         self_cache = past_key_values.self_attention_cache if past_key_values is not None else None
-        if self.prefix_projection is None:
-            mask_4d = create_bidirectional_mask(
+        fusion = {}
+        if self.gated_cross_attn is not None:
+            memory_mask_4d = create_bidirectional_mask(
                 config=self.config, inputs_embeds=memory[:, :1], attention_mask=memory_mask, encoder_hidden_states=memory
             )
+            fusion = {
+                "livechat_memory": memory,
+                "livechat_memory_mask": memory_mask_4d,
+                "livechat_cross_cache": past_key_values,
+                "livechat_candidates_per_memory": candidates_per_memory,
+            }
+        prefix, prefix_mask = self._prefix(memory, memory_mask, encoder_outputs)
+        if prefix is None:
             outputs = self.lm.base_model(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 past_key_values=self_cache,
                 use_cache=use_cache,
-                livechat_memory=memory,
-                livechat_memory_mask=mask_4d,
-                livechat_cross_cache=past_key_values,
-                livechat_candidates_per_memory=candidates_per_memory,
+                **fusion,
                 **kwargs,
             )
             hidden_states = outputs.last_hidden_state
         else:
-            prefix, prefix_mask = self.prefix_projection(memory), memory_mask
-            if candidates_per_memory > 1:
-                prefix = prefix.repeat_interleave(candidates_per_memory, dim=0)
-                prefix_mask = prefix_mask.repeat_interleave(candidates_per_memory, dim=0)
             past_length = self_cache.get_seq_length() if self_cache is not None else 0
             inputs_embeds = self.lm.get_input_embeddings()(input_ids)
+            if past_length == 0 and candidates_per_memory > 1:
+                # Candidate scoring: the prefix runs once per clip and its cache is shared by the clip's candidates.
+                self_cache = DynamicCache(config=self.config.decoder)
+                shared = dict(fusion, livechat_cross_cache=None, livechat_candidates_per_memory=1) if fusion else {}
+                self.lm.base_model(
+                    inputs_embeds=prefix, attention_mask=prefix_mask, position_ids=self._positions(prefix_mask, prefix.shape[1]),
+                    past_key_values=self_cache, use_cache=True, **shared,
+                )
+                self_cache.batch_repeat_interleave(candidates_per_memory)
+                prefix_mask = prefix_mask.repeat_interleave(candidates_per_memory, dim=0)
+                past_length, use_cache = prefix.shape[1], True
+            elif past_length == 0:
+                inputs_embeds = torch.cat([prefix, inputs_embeds], dim=1)
             if attention_mask is None:
                 attention_mask = input_ids.new_ones(input_ids.shape[0], max(past_length - prefix.shape[1], 0) + input_ids.shape[1])
             attention_mask = torch.cat([prefix_mask.to(attention_mask.dtype), attention_mask], dim=1)
-            if past_length == 0:
-                inputs_embeds = torch.cat([prefix, inputs_embeds], dim=1)
             outputs = self.lm.base_model(
-                inputs_embeds=inputs_embeds, attention_mask=attention_mask, past_key_values=self_cache, use_cache=use_cache, **kwargs
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                position_ids=self._positions(attention_mask, inputs_embeds.shape[1]),
+                past_key_values=self_cache,
+                use_cache=use_cache,
+                **fusion,
+                **kwargs,
             )
             hidden_states = outputs.last_hidden_state[:, -input_ids.shape[1] :]
         return BaseModelOutputWithPastAndCrossAttentions(
