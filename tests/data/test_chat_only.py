@@ -225,6 +225,24 @@ def test_cli_split_by_time_argument(tmp_path, capsys):
     assert "sum to less than 1" in capsys.readouterr().err
 
 
+def test_sliding_clips_split_by_time_share_no_comment_between_splits(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_chat(logs / "a.json", np.arange(0.5, 301.0, 3.0))
+    out = tmp_path / "ds"
+    assert main(["build-dataset", str(logs), "--out", str(out), "--selection", "all", "--clip-stride", "5",
+                 "--split-by-time", "0.7"]) == 0
+    dataset = load_dataset(str(out))
+    train, test = dataset["train"], dataset["test"]
+    # A clip every 5 s; the train clips that reach into the test part are dropped.
+    starts = sorted(list(train["start"]) + list(test["start"]))
+    assert np.allclose(np.diff(starts)[:10], 5.0) and len(test) >= 15
+    assert max(train["end"]) <= min(test["start"]) < max(train["end"]) + 30
+    targets = lambda split: {c["text"] for row in split["response_comments"] for c in row}
+    assert not targets(train) & targets(test)
+    assert "a clip starting every 5 s" in (out / "README.md").read_text()
+
+
 def test_a_tiny_model_trains_and_evaluates_on_a_chat_only_dataset(tmp_path, capsys):
     rng = np.random.default_rng(0)
     words = ["pog", "lul", "gg", "clip it", "no way", "kekw"]

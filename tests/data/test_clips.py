@@ -103,6 +103,19 @@ def test_all_selection_drops_the_trailing_partial_clip():
     assert select_clip_starts([], 95.0, ALL) == [0.0, 30.0, 60.0]
 
 
+def test_a_clip_stride_gives_sliding_clips_on_a_grid_of_the_stride():
+    sliding = ClipConfig(selection="all", clip_stride=10.0)
+    assert select_clip_starts([], 95.0, sliding) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert select_clip_starts([], 95.0, ClipConfig(selection="all", clip_stride=30.0)) == select_clip_starts([], 95.0, ALL)
+    clips = make_clips("v", chat(5.0, 25.0, 33.0), None, duration=60.0, config=sliding)
+    assert [(c.index, c.start) for c in clips] == [(0, 0.0), (1, 10.0), (2, 20.0), (3, 30.0)][: len(clips)]
+    assert len({c.clip_id for c in clips}) == len(clips)
+    # The message at 25 s is a response of the clip at 0 s and context of the clips at 10 and 20 s.
+    by_start = {c.start: c for c in clips}
+    assert [m.time for m in by_start[0.0].response_comments] == [25.0]
+    assert 25.0 in [m.time for m in by_start[10.0].context_comments]
+
+
 def test_short_vod_gives_no_clips_and_says_why(caplog):
     with caplog.at_level(logging.INFO, logger="hf_livechat.data.clips"):
         assert make_clips("tiny", chat(1.0, 21.0), None, duration=29.5) == []
@@ -159,6 +172,9 @@ def test_a_served_window_is_the_clip_row_of_the_same_time_range():
         {"clips_per_stretch": 21},
         {"num_stretches": 0},
         {"min_response_comments": -1},
+        {"selection": "all", "clip_stride": 0},
+        {"selection": "all", "clip_stride": 31.0},
+        {"selection": "busiest", "clip_stride": 10.0},
     ],
 )
 def test_config_rejects_bad_values(kwargs):

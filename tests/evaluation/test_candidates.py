@@ -155,6 +155,28 @@ def test_chance_level_of_a_random_scorer_on_real_twitch_chat():
     assert 0.02 < metrics["recall@1"] < 0.25  # chance is 10 %
 
 
+def test_sliding_clips_never_take_their_own_comments_as_distractors():
+    said = [(float(t), f"comment {t}") for t in range(0, 120, 2)]
+    rows = []
+    for index, start in enumerate(range(0, 90, 5)):  # 30 s clips every 5 s: neighbours share comments
+        rows.append({
+            "vod_id": "vod", "clip_index": index, "start": float(start), "end": start + 30.0, "transcript": "",
+            "context_comments": [{"time": t, "text": x} for t, x in said if start <= t < start + 20],
+            "response_comments": [{"time": t, "text": x} for t, x in said if start + 20 <= t < start + 30],
+        })
+    sets = build_candidates(rows, protocol="livechat-random", seed=0)
+    assert len(sets) == len(rows)
+    for row, candidate_set in zip(rows, sets):
+        own = {c["text"] for key in ("context_comments", "response_comments") for c in row[key]}
+        assert not own & (set(candidate_set.candidates) - set(candidate_set.positives))
+    # Back-to-back clips keep the paper's rule: a text said in another clip may be a distractor.
+    back_to_back = [dict(row, start=30.0 * i, end=30.0 * i + 30) for i, row in enumerate(rows)]
+    assert any(
+        {c["text"] for c in row["context_comments"]} & (set(s.candidates) - set(s.positives))
+        for row, s in zip(back_to_back, build_candidates(back_to_back, protocol="livechat-random", seed=0))
+    )
+
+
 def test_bad_input_raises():
     with pytest.raises(CandidateError, match="Unknown candidate protocol"):
         build_candidates(ROWS, "bm25")

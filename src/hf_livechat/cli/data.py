@@ -39,7 +39,12 @@ def _build_dataset(args):
     from ._build import run_build
 
     options = BuildOptions(
-        clips=ClipConfig(selection=args.selection, input_span=args.input_span, min_response_comments=args.min_response_comments),
+        clips=ClipConfig(
+            selection=args.selection,
+            input_span=args.input_span,
+            min_response_comments=args.min_response_comments,
+            clip_stride=args.clip_stride,
+        ),
         filters=ChatFilters() if not args.keep_all_chat else ChatFilters.keep_all(),
         feature_model=None if args.feature_model == "none" else args.feature_model,
         keep_frames=args.keep_frames,
@@ -127,6 +132,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--keep-frames", action="store_true", help="also store the frames (JPEG) for end-to-end training")
     p.add_argument("--selection", choices=["busiest", "all"], default="busiest", help="clips from the busiest stretches of chat (the paper) or every window")
     p.add_argument("--input-span", choices=["context", "paper"], default="context", help="'paper' reproduces the published overlap leak")
+    p.add_argument("--clip-stride", type=float, default=None, metavar="SECONDS",
+                   help="with --selection all, a clip every SECONDS (default: the clip length, back to back); shorter "
+                   "gives sliding clips: more examples from a short log, windows at every offset from an event")
     p.add_argument("--min-response-comments", type=int, default=1,
                    help="drop clips with fewer response comments; 0 keeps quiet windows, which teach the activity head when chat is silent")
     p.add_argument("--split-by", choices=["vod", "streamer"], default="vod", help="keep each VOD (or streamer) within one split")

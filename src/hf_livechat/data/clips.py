@@ -47,6 +47,9 @@ class ClipConfig:
             whole clip ``[start, end)`` as the published pipeline did (leaks the response window's video and speech).
         min_response_comments: clips with fewer comments in the response window are dropped (nothing to predict).
         min_context_comments: clips with fewer comments in the context window are dropped.
+        clip_stride: with ``"all"``, seconds between clip starts (default ``clip_length``: clips back to back). A
+            shorter stride gives sliding, overlapping clips: a response window every ``clip_stride`` seconds, for
+            a log too short to give enough back-to-back clips, and windows at every offset from an event.
     """
 
     clip_length: float = 30.0
@@ -59,6 +62,7 @@ class ClipConfig:
     input_span: Literal["context", "paper"] = "context"
     min_response_comments: int = 1
     min_context_comments: int = 0
+    clip_stride: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.context_length < self.clip_length:
@@ -80,6 +84,16 @@ class ClipConfig:
             )
         if self.min_response_comments < 0 or self.min_context_comments < 0:
             raise ValueError("minimum comment counts cannot be negative")
+        if self.clip_stride is not None:
+            if not 0 < self.clip_stride <= self.clip_length:
+                raise ValueError(f"need 0 < clip_stride <= clip_length ({self.clip_length}), got {self.clip_stride}")
+            if self.selection != "all" and self.clip_stride != self.clip_length:
+                raise ValueError("clip_stride applies to selection='all' (the busiest stretches are cut back to back)")
+
+    @property
+    def stride(self) -> float:
+        """Seconds between clip starts."""
+        return self.clip_stride if self.clip_stride is not None else self.clip_length
 
     @property
     def response_length(self) -> float:
@@ -97,7 +111,7 @@ class Clip:
 
     Attributes:
         vod_id: the VOD it comes from.
-        index: position on the VOD's clip grid (``start == index * clip_length``), stable whatever is selected.
+        index: position on the VOD's clip grid (``start == index * stride``), stable whatever is selected.
         start, context_end, end: the context is ``[start, context_end)``, the response window ``[context_end, end)``.
         input_end: where the input frames and transcript stop (``context_end``, or ``end`` in paper mode).
         context_comments: chat in the context window, by time (a row's ``context_comments``).
@@ -162,7 +176,7 @@ def select_clip_starts(
 ) -> list[float]:
     """Start times of the clips to keep from a VOD of ``duration`` seconds, ascending.
 
-    Clips lie on a grid of ``config.clip_length`` from 0 and must end within the VOD. ``"all"`` keeps every one;
+    Clips lie on a grid of ``config.stride`` from 0 and must end within the VOD. ``"all"`` keeps every one;
     ``"busiest"`` counts chat per grid slot, finds the ``stretch_length`` window with the most messages, masks it
     and repeats ``num_stretches`` times (stretches never overlap; one that no longer fits whole is not taken), then
     keeps the first ``clips_per_stretch`` clips of each stretch. Messages before 0 or after the last full clip are
@@ -172,7 +186,8 @@ def select_clip_starts(
     if num_clips == 0:
         return []
     if config.selection == "all":
-        return [k * config.clip_length for k in range(num_clips)]
+        num_starts = int(np.floor((duration - config.clip_length) / config.stride + 1e-9)) + 1
+        return [k * config.stride for k in range(num_starts)]
 
     times = np.asarray(message_times, dtype=np.float64)
     slots = np.floor(times[(times >= 0) & (times < num_clips * config.clip_length)] / config.clip_length)
@@ -228,7 +243,7 @@ def make_clips(
         clips.append(
             Clip(
                 vod_id=vod_id,
-                index=round(start / config.clip_length),
+                index=round(start / config.stride),
                 start=start,
                 context_end=context_end,
                 end=end,

@@ -8,7 +8,8 @@ them is a named protocol:
   TF-IDF-similar to the context (transcript + context comments); the 9 distractors are the comments of *other clips
   of the same video* most TF-IDF-similar to that context ("plausible" comments). Comments of this clip's response
   window are never distractors (they are true responses), and candidate texts are distinct, so no distractor is an
-  exact duplicate of the ground truth.
+  exact duplicate of the ground truth. With sliding clips (`build-dataset --clip-stride`), which share comments with
+  their neighbours, no comment of the clip's own time span (context or response) is a distractor.
 - `livechat-popular`: the same ground truth; the distractors are the most frequent comments of the video (or of
   `train_comments` when given).
 - `livechat-random`: the same ground truth; the distractors are drawn uniformly from the video's other clips.
@@ -107,6 +108,7 @@ class _Clip:
     context: str
     context_texts: list[str]
     response_texts: list[str] = field(default_factory=list)  # distinct, in time order
+    span: tuple[float, float] | None = None  # (start, end) in VOD seconds, when the row has them
 
 
 def _read_clip(index: int, row: Mapping) -> _Clip:
@@ -122,7 +124,8 @@ def _read_clip(index: int, row: Mapping) -> _Clip:
     context_texts = [t for t in (comment_text(c) for c in context_comments) if t]
     response_texts = list(dict.fromkeys(t for t in (comment_text(c) for c in response_comments) if t))
     context = " ".join([transcript.strip(), *context_texts]).strip()
-    return _Clip(index, context, context_texts, response_texts)
+    span = (float(row["start"]), float(row["end"])) if row.get("start") is not None and row.get("end") is not None else None
+    return _Clip(index, context, context_texts, response_texts, span)
 
 
 def _vod_id(index: int, row: Mapping) -> str:
@@ -203,12 +206,17 @@ class _VideoPool:
             np.unique([self.text_ids[t] for t in (*c.context_texts, *c.response_texts)]).astype(int) for c in clips
         ]
         self.clips_per_text = np.bincount(np.concatenate(self.clip_text_ids), minlength=len(self.texts))
+        spans = sorted(c.span for c in clips if c.span is not None)
+        # Sliding clips share their comments with their neighbours: "said in another clip" no longer means "said at
+        # another time", so a clip's own texts are never its distractors.
+        self.overlapping = any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
 
     def eligible(self, position: int, response_ids: np.ndarray) -> np.ndarray:
-        """Mask of the texts said in another clip than clip `position` and not in its response window."""
+        """Mask of the texts said in another clip than clip `position` (at another time, for overlapping clips) and
+        not in its response window."""
         own = self.clip_text_ids[position]
         eligible = np.ones(len(self.texts), dtype=bool)
-        eligible[own[self.clips_per_text[own] == 1]] = False
+        eligible[own if self.overlapping else own[self.clips_per_text[own] == 1]] = False
         eligible[response_ids] = False
         return eligible
 

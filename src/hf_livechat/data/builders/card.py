@@ -65,6 +65,9 @@ def write_dataset_card(out_dir: Path, options, features, state: dict) -> Path:
         f"{clips.clips_per_stretch} clips each"
         if clips.selection == "busiest"
         else "every consecutive clip"
+        if clips.stride == clips.clip_length
+        else f"a clip starting every {clips.stride:g} s (sliding, overlapping clips; with a time split, the clips that "
+        "overlap the next split are dropped)"
     )
     done = done_records(state)
     dims = {r.get("feature_dim") for r in done} - {None}
@@ -112,6 +115,7 @@ def write_dataset_card(out_dir: Path, options, features, state: dict) -> Path:
             "frame_size": options.frame_size,
             "fps": clips.fps,
             "clip_length": clips.clip_length,
+            "clip_stride": clips.stride,
             "context_length": clips.context_length,
             "input_span": clips.input_span,
         },

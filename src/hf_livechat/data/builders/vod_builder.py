@@ -273,6 +273,7 @@ class VodShardBuilder:
             rows = sorted(rows, key=lambda row: row[self.time_column])
             for row, row_split in zip(rows, split_by_time(len(rows), self.options.split_by_time)):
                 by_split.setdefault(row_split, []).append(row)
+            by_split = self._without_overlap(by_split)
         elif rows:
             by_split[split] = rows
         shards = {name: self._write_shard(part, name, source.vod_id) for name, part in by_split.items()}
@@ -286,6 +287,17 @@ class VodShardBuilder:
             "notes": dict(vod_summary.notes),
             "feature_dim": self._feature_dim if rows and "video_features" in rows[0] else None,
         }
+
+    def _without_overlap(self, by_split: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """Time-split parts without the rows of an earlier part that reach into the next one (sliding clips), so
+        that no comment is a target in two splits."""
+        if "end" not in next(iter(by_split.values()), [{}])[0]:
+            return by_split
+        names = [name for name in ("train", "validation", "test") if by_split.get(name)]
+        for earlier, later in zip(names, names[1:]):
+            boundary = by_split[later][0][self.time_column]
+            by_split[earlier] = [row for row in by_split[earlier] if row["end"] <= boundary]
+        return {name: part for name, part in by_split.items() if part}
 
     def _add_record(self, summary: BuildSummary, vod_id: str, record: dict) -> None:
         if record["status"] != "done":
