@@ -22,14 +22,15 @@ table gives `exp(sum NLL / sum words)` per log, which compares models with diffe
   (`data.windows.StreamContext.window`, what build-dataset and live mode cut; `clip_inputs.clip_processor_inputs`
   makes the inputs, as training does): the NLL of all of the message's tokens (not cut at `max_comment_length`)
   and the comment end token. Beside it the `livechat`-protocol Recall@1 (`evaluate_model`, 10 candidates) on the
-  test split of the log's chat-only dataset (`build-dataset LOG --selection all --split-by-time 0.7`).
+  test split of the log's chat-only dataset (`build-dataset LOG --selection all --clip-stride 5 --split-by-time 0.7`:
+  sliding clips, a query every 5 s, so that the shortest log still gives well over a hundred).
 
 Training at equal wall-clock time (`--train-minutes M`): for each log, seed and model (`small` from scratch, and
-`small` with the SmolLM2-135M decoder, LoRA r=16), the recipe of `hf-livechat train` runs with `max_steps` chosen
+`small` with the SmolLM2-135M decoder, LoRA r=16, reading the context chat as text), the recipe of `hf-livechat train` runs with `max_steps` chosen
 from a measured seconds-per-step so that the run lasts about M minutes (the cosine schedule then completes): the
 mean step of the latest earlier run of the same log and model in `--work` (`WORK/timings`), or else the mean
 step after the first of a 4-step probe run (step times vary by a factor of 5 on the shared machine). A callback also stops a run once its steps have taken M minutes (`StepClock`), so neither model gets more
-time when the machine slows down. Both models train with
+time when the machine slows down. Both models train with batch size 8 and
 `max_comment_length=32` (the preset's 10 tokens would cut a third of the YouTube messages in SmolLM2's tokenizer).
 The table reports the steps run and the Trainer's `train_runtime`. Results go to
 `WORK/results/*.json`; a re-run skips finished ones and prints the table over all of them (mean +- std over seeds).
@@ -215,6 +216,8 @@ TRAINED_MODELS = {
 }
 TRAIN_OVERRIDES = "max_comment_length=32"
 PROBE_STEPS = 4
+CLIP_STRIDE = 5.0  # seconds between the chat-only clips' starts
+TRAIN_BATCH_SIZE = 8  # both rows: the LM decoder reads up to 15 comments of chat as text, a batch of 32 fills 24 GiB
 GENERATED = 10  # comments shown per model and log
 
 
@@ -222,11 +225,13 @@ def log_key(name: str) -> str:
     return name.split()[0]
 
 
-def build_chat_dataset(log: Path, out: Path, keep_all_chat: bool = False) -> Path:
-    """The log's chat-only dataset, as docs/building-datasets.md builds it (once; reused when present)."""
+def build_chat_dataset(log: Path, out: Path, keep_all_chat: bool = False, clip_stride: float = CLIP_STRIDE) -> Path:
+    """The log's chat-only dataset, as docs/building-datasets.md builds it (once; reused when present): sliding
+    clips every `clip_stride` seconds, so that even the shortest log gives a test split of many queries."""
     if not (out / "README.md").is_file():
         command = [sys.executable, "-m", "hf_livechat.cli", "build-dataset", str(log), "--out", str(out),
-                   "--selection", "all", "--split-by-time", "0.7", "--overwrite", *(["--keep-all-chat"] if keep_all_chat else [])]
+                   "--selection", "all", "--clip-stride", str(clip_stride), "--split-by-time", "0.7", "--overwrite",
+                   *(["--keep-all-chat"] if keep_all_chat else [])]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -350,7 +355,8 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
     results.mkdir(parents=True, exist_ok=True)
     logs = {log_key(q.name): q for q in queries}
     for key, q in logs.items():
-        dataset = build_chat_dataset(q.path, work / "datasets" / (key + ("-all-chat" if args.keep_all_chat else "")), args.keep_all_chat)
+        name = key + ("-all-chat" if args.keep_all_chat else "") + f"-stride{args.clip_stride:g}"
+        dataset = build_chat_dataset(q.path, work / "datasets" / name, args.keep_all_chat, args.clip_stride)
         bare = results / f"{key}--bare.json"
         if not bare.is_file():  # the zero-shot row on the same messages, with its comments beside the others
             label, model, tokenizer = lm_row
@@ -468,7 +474,8 @@ def main():
     parser.add_argument("--train-minutes", type=float, default=None,
                         help="train LiveChat small from scratch and with the LM decoder on each log for about this long each")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="training seeds of --train-minutes")
-    parser.add_argument("--train-batch-size", type=int, default=None, help="training batch size (default: the recipe's)")
+    parser.add_argument("--train-batch-size", type=int, default=TRAIN_BATCH_SIZE, help="training batch size of both rows")
+    parser.add_argument("--clip-stride", type=float, default=CLIP_STRIDE, help="seconds between the chat-only clips (build-dataset --clip-stride)")
     parser.add_argument("--models", nargs="+", choices=list(TRAINED_MODELS), default=list(TRAINED_MODELS), help="the trained rows to run")
     parser.add_argument("--livechat-model", action="append", default=[], help="score a trained LiveChat model folder on each log")
     parser.add_argument("--work", type=Path, default=Path("real-chat-runs"), help="datasets, models and results of the LiveChat rows")

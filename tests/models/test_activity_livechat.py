@@ -113,3 +113,25 @@ def test_cached_decoding_steps_skip_the_head():
     assert step.activity_log_rate is None
     full = model(**inputs, decoder_input_ids=torch.ones(3, 1, dtype=torch.long))
     torch.testing.assert_close(full.activity_log_rate.exp(), model.predict_activity(encoder_outputs=encoded))
+
+
+def test_the_head_counts_every_context_comment_not_only_those_the_encoder_keeps():
+    """Busy chat holds more comments in 20 s than the encoder keeps: with `activity_chat_count="comments"` (every
+    preset) the head reads the processor's count of all of them, and refuses chat without it."""
+    from hf_livechat import LiveChatConfig, LiveChatProcessor
+    from hf_livechat.tokenization import default_tokenizer
+
+    assert LiveChatConfig.from_preset("small").activity_chat_count == "comments"
+    tokenizer = default_tokenizer()
+    token_fields = {k: v for k, v in LiveChatProcessor(tokenizer).config_kwargs().items() if k == "vocab_size" or k.endswith("token_id")}
+    config = tiny_config(activity_chat_count="comments", **token_fields)
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    model = LiveChatForCommentGeneration(config).eval()
+    torch.nn.init.normal_(model.activity_head.dense.weight, std=1.0)
+    busy = processor(chat=[[f"pog {i}" for i in range(40)]])
+    calm = processor(chat=[[f"pog {i}" for i in range(40 - config.max_eval_context_comments, 40)]])
+    assert torch.equal(busy["chat_input_ids"], calm["chat_input_ids"]), "the encoder keeps the same latest comments"
+    assert busy["chat_comment_count"].tolist() == [40.0]
+    assert model.predict_activity(**busy) != model.predict_activity(**calm)
+    with pytest.raises(ValueError, match="chat_comment_count"):
+        model.predict_activity(chat_input_ids=busy["chat_input_ids"], chat_attention_mask=busy["chat_attention_mask"])

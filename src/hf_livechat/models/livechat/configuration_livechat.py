@@ -15,6 +15,7 @@ CHOICES = {
     "context_sampling": ("latest", "random"),
     "decoder_fusion": ("cross_attention", "prefix"),
     "decoder_prompt": ("none", "chat"),
+    "activity_chat_count": ("slots", "comments"),
 }
 
 
@@ -24,7 +25,7 @@ CHOICES = {
 # transcript and chat (replies repeat topic words, memes and viewers' names that the vocabulary may not hold).
 _SMALL_PRESET_CONTEXT = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
 # Every preset predicts chat activity (the activity head): `train` teaches it on the clips' response counts.
-_ACTIVITY = dict(activity_head=True)
+_ACTIVITY = dict(activity_head=True, activity_chat_count="comments")
 PRESETS = {
     "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
                  encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT, **_ACTIVITY),
@@ -143,6 +144,11 @@ class LiveChatConfig(PreTrainedConfig):
             ([`LiveChatActivityHead`]): `predict_activity`, and `activity_log_rate` in the outputs. It reads the
             encoders without training them (their states are detached): its loss reaches no encoder or decoder weight.
             Off by default so that a checkpoint saved before the head existed loads without an untrained one.
+        activity_chat_count (`str`, defaults to `"slots"`; every preset sets `"comments"`):
+            How much chat the activity head counts. `"comments"`: every comment of the context window
+            (`chat_comment_count`, which [`LiveChatProcessor`] gives), however many the chat encoder keeps: busy chat
+            holds more than `max_context_comments` in 20 s, and the count is the best single sign of what comes next.
+            `"slots"`: the chat memory's real slots (capped by what the encoder keeps; checkpoints from before).
         activity_loss_weight (`float`, defaults to 1.0):
             Weight of the head's Poisson loss (given `activity_labels`, the response windows' comment counts) in `loss`.
         decoder (`PreTrainedConfig` or `dict`, *optional*):
@@ -222,6 +228,7 @@ class LiveChatConfig(PreTrainedConfig):
     cross_attention_interval: int = 1
     decoder_prompt: str = "none"
     activity_head: bool = False
+    activity_chat_count: str = "slots"
     activity_loss_weight: float = 1.0
     use_cache: bool = True
     pad_token_id: int | None = 0

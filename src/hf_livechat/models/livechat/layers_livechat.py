@@ -408,7 +408,9 @@ class LiveChatCopyHead(nn.Module):
 class LiveChatActivityHead(nn.Module):
     """How many comments the response window will hold: a learned query per modality pools its memory (the null slot
     included, so an absent modality pools to "nothing here"), and a small MLP maps the pooled vectors and the log-count
-    of each memory's real slots (how much chat and speech there was) to the log of the expected count (a Poisson rate).
+    of each memory's real slots (how much chat and speech there was; for the chat, with
+    `config.activity_chat_count="comments"`, every comment of the context window) to the log of the expected count
+    (a Poisson rate).
 
     The memories are detached: the head learns from the encoders without pulling them towards counting."""
 
@@ -419,9 +421,13 @@ class LiveChatActivityHead(nn.Module):
         self.dense = nn.Linear(len(MODALITIES) * (config.d_model + 1), config.d_model)
         self.activation = ACT2FN[config.activation_function]
         self.out_proj = nn.Linear(config.d_model, 1)
+        self.count_comments = config.activity_chat_count == "comments"
 
-    def forward(self, memories: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """`{modality: (states (batch, slots, d_model), mask (batch, slots))}` -> log expected count `(batch,)`."""
+    def forward(
+        self, memories: dict[str, tuple[torch.Tensor, torch.Tensor]], chat_comment_count: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`{modality: (states (batch, slots, d_model), mask (batch, slots))}` and the context comments per clip
+        `(batch,)` -> log expected count `(batch,)`."""
         pooled, counts = [], []
         for query, modality in zip(self.queries, MODALITIES):
             states, mask = memories[modality]
@@ -430,6 +436,16 @@ class LiveChatActivityHead(nn.Module):
             weights = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min).softmax(-1)
             pooled.append((weights.unsqueeze(-1) * states).sum(1))
             counts.append(torch.log1p((mask.sum(-1) - 1).clamp_min(0).to(states.dtype)))
+        if self.count_comments:
+            chat_slots = memories["chat"][1].sum(-1) - 1
+            if chat_comment_count is None:
+                if bool(chat_slots.gt(0).any()):
+                    raise ValueError(
+                        "activity_chat_count='comments' counts the context comments: pass chat_comment_count "
+                        "(LiveChatProcessor gives it with the chat)"
+                    )
+                chat_comment_count = torch.zeros_like(chat_slots)
+            counts[MODALITIES.index("chat")] = torch.log1p(chat_comment_count.to(counts[0].dtype))
         features = torch.cat([*pooled, torch.stack(counts, dim=-1)], dim=-1)
         return self.out_proj(self.activation(self.dense(features))).squeeze(-1)
 

@@ -67,6 +67,8 @@ class LiveChatEncoderOutput(ModelOutput):
         chat_prompt_ids / chat_prompt_mask (`torch.LongTensor` of shape `(batch_size, prompt_length)`, *optional*, with
         `config.decoder_prompt="chat"`):
             The context comments as text for the LM decoder (see [`LiveChatEncoder.chat_as_prompt`]), left-padded.
+        chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            The context comments of each clip, as given to the processor (the activity head counts them).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned with `output_hidden_states=True`):
             Output of each encoder layer, video layers first, then transcript, then chat.
         attentions (`tuple(torch.FloatTensor)`, *optional*, returned with `output_attentions=True`):
@@ -85,6 +87,7 @@ class LiveChatEncoderOutput(ModelOutput):
     copy_source_mask: torch.LongTensor | None = None
     chat_prompt_ids: torch.LongTensor | None = None
     chat_prompt_mask: torch.LongTensor | None = None
+    chat_comment_count: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
@@ -491,6 +494,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         transcript_attention_mask: torch.LongTensor | None = None,
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
+        chat_comment_count: torch.FloatTensor | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> LiveChatEncoderOutput:
         r"""
@@ -503,6 +507,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         chat_input_ids (`torch.LongTensor`, *optional*):
             Context comments: `(batch_size, comments, tokens)` for `chat_encoder_type="comment"`,
             `(batch_size, tokens)` with `[SEP]` closing each comment for `"token"`.
+        chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            How many comments each clip's context window holds, before the processor keeps the latest: carried to
+            the outputs for the activity head.
         """
         if "video" not in self.modalities:
             raise ValueError("This encoder was built without video (masked-LM pretraining); use LiveChatForCommentGeneration")
@@ -530,6 +537,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             transcript_attention_mask=transcript_memory_mask,
             chat_last_hidden_state=chat_states,
             chat_attention_mask=chat_mask,
+            chat_comment_count=chat_comment_count,
         )
         if self.config.copy_mechanism:
             chat_ids = chat_input_ids.reshape(batch_size, -1)
@@ -906,6 +914,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
         transcript_attention_mask: torch.LongTensor | None = None,
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
+        chat_comment_count: torch.FloatTensor | None = None,
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.LongTensor | None = None,
         encoder_outputs: LiveChatEncoderOutput | None = None,
@@ -921,6 +930,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
                 transcript_attention_mask=transcript_attention_mask,
                 chat_input_ids=chat_input_ids,
                 chat_attention_mask=chat_attention_mask,
+                chat_comment_count=chat_comment_count,
                 **kwargs,
             )
         if decoder_input_ids is None:
@@ -1077,6 +1087,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         transcript_attention_mask: torch.LongTensor | None = None,
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
+        chat_comment_count: torch.FloatTensor | None = None,
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.LongTensor | None = None,
         encoder_outputs: LiveChatEncoderOutput | None = None,
@@ -1096,6 +1107,8 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             `decoder_input_ids`, the decoder inputs are the labels shifted right behind `[CLS]`.
         activity_labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             How many comments each clip's response window holds: the activity head's Poisson target.
+        chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            How many comments each clip's context window holds (the processor gives it): the activity head reads it.
         input_ids, attention_mask, inputs_embeds, decoder_inputs_embeds:
             Accepted because PEFT's seq2seq wrapper always passes them; LiveChat has no single `input_ids` and
             raises if any of them is set.
@@ -1127,6 +1140,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             transcript_attention_mask=transcript_attention_mask,
             chat_input_ids=chat_input_ids,
             chat_attention_mask=chat_attention_mask,
+            chat_comment_count=chat_comment_count,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
@@ -1142,7 +1156,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         activity_log_rate = activity_loss = None
         # Not at each decoding step of `generate`, which passes the same encoder outputs in again and again.
         if self.activity_head is not None and (encoder_outputs is None or activity_labels is not None):
-            activity_log_rate = self.activity_head(outputs.encoder_outputs.memories())
+            activity_log_rate = self.activity_head(outputs.encoder_outputs.memories(), outputs.encoder_outputs.chat_comment_count)
             if activity_labels is not None:
                 # The exact Poisson negative log-likelihood (with log y!), so that the logged loss is >= 0 whatever the counts.
                 log_rate, counts = activity_log_rate.float(), activity_labels.float()
@@ -1184,9 +1198,9 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         if self.activity_head is None:
             raise ValueError("This model has no activity head (config.activity_head=False): train one with it on")
         if encoder_outputs is None:
-            names = ("video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids", "chat_attention_mask")
+            names = ("video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids", "chat_attention_mask", "chat_comment_count")
             encoder_outputs = self.get_encoder()(**{name: model_inputs[name] for name in names if name in model_inputs})
-        return self.activity_head(encoder_outputs.memories()).float().exp()
+        return self.activity_head(encoder_outputs.memories(), encoder_outputs.chat_comment_count).float().exp()
 
     def prepare_inputs_for_generation(
         self,

@@ -174,7 +174,8 @@ class LiveChatProcessor(ProcessorMixin):
 
         Returns:
             [`BatchFeature`] with `video_features`, `video_mask`, `transcript_input_ids`,
-            `transcript_attention_mask`, `chat_input_ids`, `chat_attention_mask` (and `labels`) for the modalities
+            `transcript_attention_mask`, `chat_input_ids`, `chat_attention_mask`, `chat_comment_count` (the context
+            comments given, before any is dropped: the activity head counts them) (and `labels`) for the modalities
             given.
         """
         if return_tensors != "pt":
@@ -196,6 +197,7 @@ class LiveChatProcessor(ProcessorMixin):
             chats = [chat] if self._is_single_chat(chat) else list(chat)
             batch_size = self._check_batch(batch_size, len(chats), "chat")
             data.update(self.encode_chats(chats, training=training, fixed=fixed))
+            data["chat_comment_count"] = torch.tensor([float(len(c)) for c in chats])
         if targets is not None:
             targets = [targets] if isinstance(targets, str) else list(targets)
             batch_size = self._check_batch(batch_size, len(targets), "targets")
@@ -326,6 +328,7 @@ class LiveChatProcessor(ProcessorMixin):
             "transcript_attention_mask",
             "chat_input_ids",
             "chat_attention_mask",
+            "chat_comment_count",
         ]
 
 
