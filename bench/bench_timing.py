@@ -2,6 +2,7 @@
 
     python bench/bench_timing.py --model WORLD_MODEL --streams HELD_OUT_STREAMS [--stride 2] [--split test]
     python bench/bench_timing.py --chat-model CHAT_ONLY_MODEL [--data ../shared/data]     # the real chat logs
+    python bench/bench_timing.py --chat-model northernlion=M1 --chat-model youtube=M2   # a model per log
     python bench/bench_timing.py --smoke     # a tiny random model on a 150 s world and a small log: seconds
 
 **World streams** (`--streams`: a `make-stream` folder with its `*.truth.json` logs, streams the model never saw,
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_real_chat import find_logs  # the same three real logs (bench/ is the script's folder)
+from bench_real_chat import find_logs, log_key  # the same three real logs (bench/ is the script's folder)
 
 from hf_livechat.data.chat import ChatFilters, read_chat
 from hf_livechat.data.windows import StreamContext, window_ends
@@ -147,9 +148,22 @@ def world_rows(args, policy: SpeakingPolicy, scoring: dict) -> None:
     table.print(f"world streams of {folder} ({time.perf_counter() - started:.0f} s)")
 
 
+def chat_models(entries: list[str]) -> dict[str | None, str]:
+    """`--chat-model` entries: `FOLDER` (every log) or `LOG=FOLDER` (northernlion, youtube, bilibili) -> {log or None: folder}."""
+    models = {}
+    for entry in entries:
+        log, _, folder = entry.rpartition("=") if "=" in entry and not Path(entry).exists() else ("", "", entry)
+        models[log or None] = folder
+    return models
+
+
 def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict) -> None:
-    commenter = load_pipeline(args.chat_model) if args.chat_model else None
+    models, pipelines = chat_models(args.chat_model), {}
     for name, path in logs.items():
+        folder = models.get(log_key(name), models.get(None))
+        if folder and folder not in pipelines:
+            pipelines[folder] = load_pipeline(folder)
+        commenter = pipelines.get(folder)
         messages = list(read_chat(path, filters=ChatFilters()))
         if len(messages) < 2:
             print(f"\n{name}: {len(messages)} messages after filtering, skipped")
@@ -169,6 +183,7 @@ def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict
         predictions = {"recent rate (trivial)": recent_counts(times, ends, RECENT)}
         if commenter is not None:
             predictions["chat-only model"] = model_activity(commenter, context, ends, args.batch_size)
+            print(f"\n{name}: chat-only model {folder}")
         table = Table(policy, args.stride, scoring)
         table.add_stream(ends, bursts, predictions, times)
         table.print(f"{name}: {len(messages)} messages, held-out last {held_out} ({(ends[-1] - ends[0]) / 60:.1f} min)")
@@ -195,7 +210,7 @@ def smoke(args, policy: SpeakingPolicy, scoring: dict) -> None:
         folder = Path(tmp) / "model"
         LiveChatForCommentGeneration(model_config).save_pretrained(folder)
         processor.save_pretrained(folder)
-        args.model, args.streams, args.chat_model = str(folder), str(Path(manifest).parent), str(folder)
+        args.model, args.streams, args.chat_model = str(folder), str(Path(manifest).parent), [str(folder)]
         world_rows(args, policy, scoring)
         chat = next(Path(args.streams).glob("*.chat.json"))
         real_rows(args, {"smoke log (the world's chat)": chat}, policy, scoring)
@@ -207,7 +222,9 @@ def main():
     parser.add_argument("--streams", help="held-out world streams: a make-stream folder with manifest.jsonl and *.truth.json")
     parser.add_argument("--split", default=None, help="only the manifest's streams of this split (e.g. test)")
     parser.add_argument("--max-streams", type=int, default=None)
-    parser.add_argument("--chat-model", default=None, help="a chat-only model with an activity head, for the real logs")
+    parser.add_argument("--chat-model", action="append", default=[], metavar="[LOG=]FOLDER",
+                        help="a chat-only model with an activity head for the real logs: FOLDER for every log, or "
+                        "LOG=FOLDER (northernlion, youtube, bilibili) for one; repeatable")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="the real chat logs (../shared/data)")
     parser.add_argument("--no-real", action="store_true", help="skip the real chat logs")
     parser.add_argument("--train-fraction", type=float, default=0.7, help="real logs: the first part of the time span, left out (the chat-only model's training part)")
