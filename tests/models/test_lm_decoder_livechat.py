@@ -126,8 +126,12 @@ def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path
     assert encoded.chat_prompt_mask[:, -1].eq(1).all() and encoded.chat_prompt_mask[1, 0] == 0
     without_chat = model.get_encoder()(**{k: v for k, v in inputs.items() if not k.startswith("chat")})
     assert without_chat.chat_prompt_ids.shape[1] == 0, "no chat, no prompt"
-    scratch = LiveChatConfig.with_decoder(folder, decoder_prompt="none")
-    assert scratch.decoder_prompt == "none"
+    scratch = LiveChatConfig.with_decoder(folder, decoder_prompt="none", chat_with_authors=True)
+    assert scratch.decoder_prompt == "none" and scratch.chat_with_authors
+    # The prompt shows the comments as the LM writes them: an author before each would teach it to write names.
+    assert not LiveChatConfig.with_decoder(folder, chat_with_authors=True).chat_with_authors
+    with pytest.raises(StrictDataclassClassValidationError, match="without authors"):
+        LiveChatConfig(**{**scratch.to_dict(), "decoder_prompt": "chat", "chat_with_authors": True})
     with pytest.raises(StrictDataclassClassValidationError, match="needs an LM decoder"):
         LiveChatConfig(decoder_prompt="chat")
 

@@ -273,6 +273,11 @@ class LiveChatConfig(PreTrainedConfig):
                 raise ValueError(f"cross_attention_interval must be >= 1, got {self.cross_attention_interval}")
             if self.text_encoder is not None:
                 raise ValueError("an LM decoder and a pretrained text encoder need two vocabularies; choose one")
+            if self.decoder_prompt == "chat" and self.chat_with_authors:
+                raise ValueError(
+                    "decoder_prompt='chat' shows the LM the context comments as it writes comments, without authors: "
+                    "set chat_with_authors=False (LiveChatConfig.with_decoder does)"
+                )
         elif self.decoder_prompt != "none":
             raise ValueError(f"decoder_prompt={self.decoder_prompt!r} needs an LM decoder (LiveChatConfig.with_decoder)")
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
@@ -304,10 +309,13 @@ class LiveChatConfig(PreTrainedConfig):
     def with_decoder(cls, name_or_path: str, **kwargs) -> "LiveChatConfig":
         """A config whose comment decoder is the causal LM `name_or_path` (a folder or Hub id `AutoConfig` reads).
         Only its config is read here; `vocab_size` follows the LM, and the LM reads the context chat as text
-        (`decoder_prompt="chat"`) unless told otherwise."""
+        (`decoder_prompt="chat"`) unless told otherwise: the comments as it writes them, so without their authors
+        (`chat_with_authors=False`; with authors it would learn to write a name before every comment)."""
         decoder_config = AutoConfig.from_pretrained(name_or_path)
         kwargs["vocab_size"] = decoder_config.vocab_size
         kwargs.setdefault("decoder_prompt", "chat")
+        if kwargs["decoder_prompt"] == "chat":
+            kwargs["chat_with_authors"] = False
         kwargs.pop("decoder", None), kwargs.pop("decoder_name_or_path", None)
         return cls(decoder=decoder_config, decoder_name_or_path=str(name_or_path), **kwargs)
 
