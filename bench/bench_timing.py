@@ -119,6 +119,9 @@ class Table:
                 f"| {name} | fixed interval, same count ({PHASES} phases; F1 {min(f1s):.3f}-{max(f1s):.3f}) | {auto.comments} | "
                 f"{fixed['precision']:.3f} | {fixed['recall']:.3f} | {fixed['f1']:.3f} | {fixed['time_diff']:.2f} |"
             )
+        self.print_activity()
+
+    def print_activity(self) -> None:
         real = np.concatenate(self.next_counts)
         spearman = {name: correlation_metrics(np.concatenate(p), real)["spearman"] for name, p in self.predicted.items()}
         print(f"activity: Spearman with the chat's count in the next {RECENT:g} s over {len(real)} windows: "
@@ -177,8 +180,8 @@ def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict
         context = StreamContext(messages=messages, duration=last)
         ends = window_ends(last - first, CONTEXT, args.stride, start=max(cut - first, 0.0) + CONTEXT)
         ends = [first + e for e in ends]
-        if not ends or not bursts:
-            print(f"\n{name}: {len(bursts)} bursts in the held-out {held_out} of the log, skipped")
+        if not ends:
+            print(f"\n{name}: no window in the held-out {held_out} of the log, skipped")
             continue
         predictions = {"recent rate (trivial)": recent_counts(times, ends, RECENT)}
         if commenter is not None:
@@ -186,6 +189,10 @@ def real_rows(args, logs: dict[str, Path], policy: SpeakingPolicy, scoring: dict
             print(f"\n{name}: chat-only model {folder}")
         table = Table(policy, args.stride, scoring)
         table.add_stream(ends, bursts, predictions, times)
+        if not bursts:  # nothing to trigger on: the activity figures alone
+            print(f"\n{name}: {len(messages)} messages, no burst in the held-out {held_out} of the log (no trigger scores)")
+            table.print_activity()
+            continue
         table.print(f"{name}: {len(messages)} messages, held-out last {held_out} ({(ends[-1] - ends[0]) / 60:.1f} min)")
 
 
