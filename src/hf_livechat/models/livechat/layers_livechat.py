@@ -436,15 +436,7 @@ class LiveChatActivityHead(nn.Module):
             weights = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min).softmax(-1)
             pooled.append((weights.unsqueeze(-1) * states).sum(1))
             counts.append(torch.log1p((mask.sum(-1) - 1).clamp_min(0).to(states.dtype)))
-        if self.count_comments:
-            chat_slots = memories["chat"][1].sum(-1) - 1
-            if chat_comment_count is None:
-                if bool(chat_slots.gt(0).any()):
-                    raise ValueError(
-                        "activity_chat_count='comments' counts the context comments: pass chat_comment_count "
-                        "(LiveChatProcessor gives it with the chat)"
-                    )
-                chat_comment_count = torch.zeros_like(chat_slots)
+        if self.count_comments and chat_comment_count is not None:
             counts[MODALITIES.index("chat")] = torch.log1p(chat_comment_count.to(counts[0].dtype))
         features = torch.cat([*pooled, torch.stack(counts, dim=-1)], dim=-1)
         return self.out_proj(self.activation(self.dense(features))).squeeze(-1)

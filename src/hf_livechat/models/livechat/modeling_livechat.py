@@ -414,6 +414,14 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         mask = torch.cat([comment_mask.new_ones(batch_size, 1), comment_mask], dim=1)
         return memory, mask, token_states_by_comment
 
+    def count_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.FloatTensor:
+        """The comments in the chat inputs `(batch,)`: what the activity head counts when the processor's count of
+        the whole context window (`chat_comment_count`, which may hold more) is not given."""
+        attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=input_ids.dim())
+        if input_ids.dim() == 3:
+            return attention_mask.any(-1).sum(-1).float()
+        return (input_ids.eq(self.config.sep_token_id) & attention_mask.bool()).sum(-1).float()
+
     def chat_as_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The context comments as the LM decoder's text prompt `(ids, mask)`, oldest first: each written as a target
         comment is (start token, its tokens, end token), so that the comment to write continues the pattern. Rows are
@@ -509,7 +517,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             `(batch_size, tokens)` with `[SEP]` closing each comment for `"token"`.
         chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             How many comments each clip's context window holds, before the processor keeps the latest: carried to
-            the outputs for the activity head.
+            the outputs for the activity head. Without it, the comments in `chat_input_ids` are counted.
         """
         if "video" not in self.modalities:
             raise ValueError("This encoder was built without video (masked-LM pretraining); use LiveChatForCommentGeneration")
@@ -526,6 +534,8 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         video = self.encode_video(video_features, video_mask, **kwargs)
         transcript_states, transcript_mask = self.encode_transcript(transcript_input_ids, transcript_attention_mask, **kwargs)
         chat_states, chat_mask, chat_tokens = self.encode_chat(chat_input_ids, chat_attention_mask, **kwargs)
+        if chat_comment_count is None:
+            chat_comment_count = self.count_comments(chat_input_ids, chat_attention_mask)
         transcript_memory, transcript_memory_mask = transcript_states, transcript_mask
         if self.config.transcript_memory == "cls":
             transcript_memory, transcript_memory_mask = transcript_states[:, :1], transcript_mask[:, :1]
