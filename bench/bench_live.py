@@ -79,8 +79,9 @@ def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-l
     tokenizer, reading the chat as text as `train --decoder` builds it), saved with its processor."""
     tokenizer = AutoTokenizer.from_pretrained(decoder) if decoder else default_tokenizer()
     # The preset's own fields (some presets set video_feature_dim) give way to this bench's frame features.
+    token_fields = {k: v for k, v in LiveChatProcessor(tokenizer).config_kwargs().items() if k == "vocab_size" or k.endswith("token_id")}
     fields = {
-        **LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset),
+        **LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset), **token_fields,
         "video_feature_dim": 1280, "feature_model": feature_model, "frame_size": frame_size,
     }
     torch.manual_seed(0)
