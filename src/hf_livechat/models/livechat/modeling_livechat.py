@@ -414,10 +414,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         mask = torch.cat([comment_mask.new_ones(batch_size, 1), comment_mask], dim=1)
         return memory, mask, token_states_by_comment
 
-    def count_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.FloatTensor:
+    def count_comments(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.FloatTensor:
         """The comments in the chat inputs `(batch,)`: what the activity head counts when the processor's count of
         the whole context window (`chat_comment_count`, which may hold more) is not given."""
-        attention_mask = self._token_mask("chat", input_ids, attention_mask, expected_dim=input_ids.dim())
         if input_ids.dim() == 3:
             return attention_mask.any(-1).sum(-1).float()
         return (input_ids.eq(self.config.sep_token_id) & attention_mask.bool()).sum(-1).float()
@@ -534,8 +533,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         video = self.encode_video(video_features, video_mask, **kwargs)
         transcript_states, transcript_mask = self.encode_transcript(transcript_input_ids, transcript_attention_mask, **kwargs)
         chat_states, chat_mask, chat_tokens = self.encode_chat(chat_input_ids, chat_attention_mask, **kwargs)
+        chat_token_mask = self._token_mask("chat", chat_input_ids, chat_attention_mask, expected_dim=chat_input_ids.dim())
         if chat_comment_count is None:
-            chat_comment_count = self.count_comments(chat_input_ids, chat_attention_mask)
+            chat_comment_count = self.count_comments(chat_input_ids, chat_token_mask)
         transcript_memory, transcript_memory_mask = transcript_states, transcript_mask
         if self.config.transcript_memory == "cls":
             transcript_memory, transcript_memory_mask = transcript_states[:, :1], transcript_mask[:, :1]
@@ -551,12 +551,10 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         )
         if self.config.copy_mechanism:
             chat_ids = chat_input_ids.reshape(batch_size, -1)
-            chat_token_mask = (chat_attention_mask if chat_attention_mask is not None else chat_ids.ne(self.config.pad_token_id)).reshape(batch_size, -1)
             output.copy_source_states = torch.cat([transcript_states[:, 1:], chat_tokens.reshape(batch_size, chat_ids.shape[1], chat_tokens.shape[-1])], dim=1)
             output.copy_source_ids = torch.cat([transcript_input_ids, chat_ids], dim=1)
-            output.copy_source_mask = torch.cat([transcript_mask[:, 1:], chat_token_mask.long()], dim=1)
+            output.copy_source_mask = torch.cat([transcript_mask[:, 1:], chat_token_mask.reshape(batch_size, -1).long()], dim=1)
         if self.config.decoder_prompt == "chat":
-            chat_token_mask = self._token_mask("chat", chat_input_ids, chat_attention_mask, expected_dim=chat_input_ids.dim())
             output.chat_prompt_ids, output.chat_prompt_mask = self.chat_as_prompt(chat_input_ids, chat_token_mask)
         return output
 
