@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import stats
 
 from hf_livechat.evaluation.activity import correlation_metrics, recent_rate_counts, response_counts
 
@@ -25,3 +26,17 @@ def test_correlation_metrics_by_hand():
     assert m["spearman"] == pytest.approx(0.8)
     assert m["mae"] == pytest.approx((9 + 18 + 37 + 26) / 4)
     assert np.isnan(correlation_metrics(np.ones(4), np.arange(4.0))["spearman"])
+
+
+def test_the_spearman_gain_interval_brackets_the_gain_and_widens_with_correlated_windows():
+    from hf_livechat.evaluation.activity import spearman_gain_interval
+
+    rng = np.random.default_rng(0)
+    real = np.repeat(rng.poisson(5, 40), 10).astype(float)  # 40 moments, each seen by 10 sliding windows
+    good, noisy = real + rng.normal(0, 1, 400), real + rng.normal(0, 6, 400)
+    low, high = spearman_gain_interval(good, noisy, real, block=10)
+    gain = stats.spearmanr(good, real).statistic - stats.spearmanr(noisy, real).statistic
+    assert 0 < low < gain < high
+    assert spearman_gain_interval(noisy, noisy, real) == (0.0, 0.0)
+    one_by_one = spearman_gain_interval(good, noisy, real, block=1)
+    assert one_by_one[1] - one_by_one[0] < high - low

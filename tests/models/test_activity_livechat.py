@@ -135,3 +135,111 @@ def test_the_head_counts_every_context_comment_not_only_those_the_encoder_keeps(
     assert model.predict_activity(**busy) != model.predict_activity(**calm)
     counted = model.predict_activity(chat_input_ids=busy["chat_input_ids"], chat_attention_mask=busy["chat_attention_mask"])
     torch.testing.assert_close(counted, model.predict_activity(**calm))
+
+
+def _bert_token_fields():
+    from hf_livechat import LiveChatProcessor
+    from hf_livechat.tokenization import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    fields = LiveChatProcessor(tokenizer).config_kwargs()
+    return tokenizer, {k: v for k, v in fields.items() if k == "vocab_size" or k.endswith("token_id")}
+
+
+def test_the_processor_counts_context_comments_by_age():
+    """Bin 0 holds the comments of the last `chat_bin_seconds` before the window's end, bin 1 those before; comments
+    without times or after the end are refused, never binned somewhere."""
+    from hf_livechat import LiveChatProcessor
+    from hf_livechat.data.chat import ChatMessage
+
+    tokenizer, _ = _bert_token_fields()
+    processor = LiveChatProcessor(tokenizer, chat_time_bins=4, chat_bin_seconds=2.5)
+    chats = [
+        [{"time": t, "text": "hi"} for t in (100.0, 101.0, 105.5, 108.0, 109.9)],
+        [ChatMessage(t, "viewer", "gg") for t in (42.0, 49.0)],
+        [],
+    ]
+    inputs = processor(chat=chats, chat_end_time=[110.0, 50.0, 10.0])
+    # ages 10, 9, 4.5, 2, 0.1 -> bins 3 (the oldest edge is closed), 3, 1, 0, 0; ages 8, 1 -> bins 3, 0
+    assert inputs["chat_time_histogram"].tolist() == [[2.0, 1.0, 0.0, 2.0], [1.0, 0.0, 0.0, 1.0], [0.0] * 4]
+    assert inputs["chat_comment_count"].tolist() == [5.0, 2.0, 0.0]
+    assert "chat_time_histogram" not in processor(chat=chats)
+    assert "chat_time_histogram" not in LiveChatProcessor(tokenizer)(chat=chats, chat_end_time=[110.0, 50.0, 10.0])
+    with pytest.raises(ValueError, match="has no time"):
+        processor(chat=[["plain text"]], chat_end_time=5.0)
+    with pytest.raises(ValueError, match="comes after its chat_end_time"):
+        processor(chat=[[{"time": 12.0, "text": "late"}]], chat_end_time=10.0)
+    with pytest.raises(ValueError, match="chat_end_time"):
+        processor(chat=chats, chat_end_time=[1.0])
+
+
+def test_the_time_bins_round_trip_with_the_processor_and_follow_the_config(tmp_path):
+    from hf_livechat import LiveChatConfig, LiveChatProcessor
+
+    tokenizer, _ = _bert_token_fields()
+    config = LiveChatConfig.from_preset("small")
+    assert (config.activity_chat_bins, config.activity_bin_seconds) == (10, 2.0)
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    processor.save_pretrained(tmp_path)
+    loaded = LiveChatProcessor.from_pretrained(tmp_path)
+    assert (loaded.chat_time_bins, loaded.chat_bin_seconds) == (10, 2.0)
+    from huggingface_hub.errors import StrictDataclassClassValidationError
+
+    with pytest.raises(StrictDataclassClassValidationError, match="activity_chat_bins"):
+        LiveChatConfig(activity_chat_bins=-1)
+
+
+def test_the_head_reads_when_the_comments_came():
+    """Two windows with the same comments, all in the last 2 s or spread over 20 s, get different predictions; a
+    head that reads time bins refuses to train or predict without them, and a forward without them (chat given as
+    plain strings) gives no activity reading rather than one made up."""
+    from hf_livechat import LiveChatProcessor
+
+    tokenizer, token_fields = _bert_token_fields()
+    config = tiny_config(activity_chat_count="comments", activity_chat_bins=10, **token_fields)
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    model = LiveChatForCommentGeneration(config).eval()
+    torch.nn.init.normal_(model.activity_head.count_proj.weight, std=1.0)
+    recent = processor(chat=[[{"time": 19.0 + i / 10, "text": f"pog {i}"} for i in range(8)]], chat_end_time=20.0)
+    spread = processor(chat=[[{"time": 2.0 * i, "text": f"pog {i}"} for i in range(8)]], chat_end_time=20.0)
+    assert torch.equal(recent["chat_input_ids"], spread["chat_input_ids"])
+    assert model.predict_activity(**recent) != model.predict_activity(**spread)
+    plain = processor(chat=[f"pog {i}" for i in range(8)])
+    decoder_input_ids = torch.ones(1, 1, dtype=torch.long)
+    assert model(**plain, decoder_input_ids=decoder_input_ids).activity_log_rate is None
+    with pytest.raises(ValueError, match="time bins"):
+        model.predict_activity(**plain)
+    with pytest.raises(ValueError, match="time bins"):
+        model(**plain, decoder_input_ids=decoder_input_ids, activity_labels=torch.ones(1))
+    assert model(**recent, decoder_input_ids=decoder_input_ids).activity_log_rate is not None
+
+
+def test_the_count_path_learns_a_rate_that_follows_the_recent_chat():
+    """Counts that follow the last seconds of chat, whatever the comments say: training the head brings its loss
+    down and its predictions into the order of the recent rate, also beyond the rates it trained on (the power law)."""
+    from hf_livechat import LiveChatProcessor
+
+    torch.manual_seed(0)
+    tokenizer, token_fields = _bert_token_fields()
+    config = tiny_config(activity_chat_count="comments", activity_chat_bins=4, activity_bin_seconds=5.0, **token_fields)
+    processor = LiveChatProcessor.from_config(tokenizer, config)
+    model = LiveChatForCommentGeneration(config)
+
+    def windows(recent_counts):
+        # 6 old comments in every window, then `n` in the last 5 s
+        chats = [[{"time": float(t), "text": "hey"} for t in range(2, 8)] + [{"time": 17.0 + i / (n + 1), "text": "hey"} for i in range(n)] for n in recent_counts]
+        return processor(chat=chats, chat_end_time=[20.0] * len(chats))
+
+    train = windows([0, 1, 2, 4, 8, 12])
+    counts = torch.tensor([1.0, 2.0, 3.0, 5.0, 9.0, 13.0])
+    optimizer = torch.optim.Adam(model.activity_head.parameters(), lr=0.05)
+    losses = []
+    for _ in range(80):
+        loss = model(**train, decoder_input_ids=torch.ones(6, 1, dtype=torch.long), activity_labels=counts).activity_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 1.0
+    predicted = model.predict_activity(**windows([1, 6, 20, 40])).tolist()
+    assert predicted == sorted(predicted) and predicted[-1] > 13.0

@@ -41,7 +41,9 @@ def built_stream(tmp_path_factory):
 
 def commenter_for(folder, chat_encoder_type):
     """A small random model that reads chat as "author: text", as the `small` preset trains it."""
-    processor = LiveChatProcessor(default_tokenizer(), max_transcript_length=48, chat_encoder_type=chat_encoder_type, chat_with_authors=True)
+    processor = LiveChatProcessor(
+        default_tokenizer(), max_transcript_length=48, chat_encoder_type=chat_encoder_type, chat_with_authors=True, chat_time_bins=10
+    )
     config = LiveChatConfig(
         **processor.config_kwargs(),
         d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
@@ -62,6 +64,8 @@ def unpadded(batch: dict) -> dict:
 
     return {
         "video_features": keep(batch["video_features"][0], batch["video_mask"][0]),
+        "chat_comment_count": batch["chat_comment_count"][0].item(),
+        "chat_time_histogram": batch["chat_time_histogram"][0].tolist(),
         "transcript_input_ids": keep(batch["transcript_input_ids"][0], batch["transcript_attention_mask"][0]).tolist(),
         "chat_input_ids": [c.tolist() for c in keep(batch["chat_input_ids"][0], batch["chat_attention_mask"][0])]
         if batch["chat_input_ids"].dim() == 3
@@ -86,6 +90,9 @@ def test_pipeline_windows_give_the_training_collators_inputs(built_stream, tmp_p
         torch.testing.assert_close(served["video_features"], trained["video_features"])
         assert served["transcript_input_ids"] == trained["transcript_input_ids"] and trained["transcript_input_ids"]
         assert served["chat_input_ids"] == trained["chat_input_ids"]
+        # The activity head's counts: all the context comments, and when they came.
+        assert served["chat_comment_count"] == trained["chat_comment_count"] == len(row["context_comments"])
+        assert served["chat_time_histogram"] == trained["chat_time_histogram"] and sum(trained["chat_time_histogram"]) > 0
         # The chat the model reads names the authors, as it did in training.
         tokenizer = commenter.processor.tokenizer
         flat = sum(trained["chat_input_ids"], []) if chat_encoder_type == "comment" else trained["chat_input_ids"]

@@ -97,6 +97,40 @@ def _evaluate(args):
         print(f"wrote {args.json}")
 
 
+def _fit_activity(args):
+    from datasets import get_dataset_split_names
+
+    from ..data.clip_dataset import load_clip_dataset, resolve_dataset_dir
+    from ..evaluation.activity import evaluate_activity, format_activity
+    from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
+    from ..training.activity import fit_activity_head, hold_out_latest, replace_activity_head
+
+    model = LiveChatForCommentGeneration.from_pretrained(args.model_dir)
+    processor = LiveChatProcessor.from_pretrained(args.model_dir)
+    replace_activity_head(model, processor, args.time_bins, args.bin_seconds)
+    splits = get_dataset_split_names(resolve_dataset_dir(args.dataset_dir))
+    rows = {name: list(load_clip_dataset(args.dataset_dir, name)) for name in ("train", "validation", args.split) if name in splits}
+    if not rows.get("train"):
+        raise SystemExit(f"{args.dataset_dir} has no training clips (splits: {splits}): nothing to fit the activity head on")
+    train, validation = rows["train"], rows.get("validation")
+    if not validation:
+        train, validation = hold_out_latest(train, args.hold_out)
+        print(f"no validation split: the latest {args.hold_out:.0%} of each stream's training clips ({len(validation)}) choose the epoch")
+    fit = fit_activity_head(
+        model, processor, train, validation, epochs=args.epochs, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, seed=args.seed,
+    )
+    print(
+        f"activity head fitted on {len(train)} clips; kept epoch {fit.best_epoch} of {fit.epochs} (validation loss "
+        f"{min(fit.validation_loss, default=float('nan')):.3f} on {len(validation)} clips)"
+    )
+    model.save_pretrained(args.output_dir)
+    processor.save_pretrained(args.output_dir)
+    print(f"model saved to {args.output_dir}")
+    if rows.get(args.split):
+        print("\n" + format_activity(evaluate_activity(model, processor, rows[args.split], batch_size=args.batch_size)))
+
+
 def _quickstart(args):
     if args.affect:
         return _affect_quickstart(args)
@@ -258,6 +292,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", default=None, help="write the metrics to this file")
     p.add_argument("--group-by", default=None, help="also report Recall@1 per value of this dataset column (e.g. category)")
     p.set_defaults(func=_evaluate)
+    p = sub.add_parser(
+        "fit-activity",
+        help="fit a trained model's activity head alone (when chat will react), reading the chat's time bins",
+        description="Gives a trained LiveChat model a new activity head and fits it on the dataset's clips: the "
+        "encoders run once, then the head trains on their states (it never trains them). Keeps the head of the lowest "
+        "validation loss when the dataset has a validation split, then reports the test split against the chat's recent rate.",
+    )
+    p.add_argument("model_dir", help="a trained LiveChat model folder or Hub id")
+    p.add_argument("dataset_dir", help="a build-dataset folder or Hub dataset id (its train split fits the head)")
+    p.add_argument("--output-dir", required=True, help="where the model with its new head and its processor go")
+    p.add_argument("--time-bins", type=int, default=10, help="bins of the context's comments by age that the head reads (0: none)")
+    p.add_argument("--bin-seconds", type=float, default=2.0, help="width of one bin")
+    p.add_argument("--epochs", type=int, default=200, help="passes over the cached training clips")
+    p.add_argument("--learning-rate", type=float, default=3e-3, help="AdamW learning rate of the head")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per step and per encoder pass")
+    p.add_argument("--split", default="test", help="the split reported at the end")
+    p.add_argument("--hold-out", type=float, default=0.15, help="without a validation split: the latest share of each stream's training clips that chooses the epoch")
+    p.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation and batch order")
+    p.set_defaults(func=_fit_activity)
     p = sub.add_parser("quickstart", help="generate streams, build a dataset, train, evaluate and generate, end to end")
     # Defaults: QuickstartOptions (40 streams of 480 s, 112 px frames, the small model, 60 epochs, seed 0). A smoke
     # run in seconds: --num-streams 6 --duration 300 --frame-size 32 --config tiny --epochs 1

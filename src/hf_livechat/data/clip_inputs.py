@@ -29,7 +29,7 @@ def clip_processor_inputs(
     ablate: Iterable[str] | str = (),
     row_ablations: Sequence[Iterable[str]] | None = None,
 ) -> dict[str, list]:
-    """Processor arguments (`video_features`, `transcript`, `chat`) for a batch of clip rows.
+    """Processor arguments (`video_features`, `transcript`, `chat`, `chat_end_time`) for a batch of clip rows.
 
     A clip without frames (`video_features` missing, `None` or empty, or `has_video` false: a chat-only VOD), and any
     clip when `"video"` is ablated, gets a `(0, video_feature_dim)` array; an absent transcript (`has_transcript`
@@ -37,7 +37,8 @@ def clip_processor_inputs(
     stream without audio or without chat). `ablate` removes modalities from every row, `row_ablations` (one
     collection per row) from single rows (modality dropout). `video_feature_dim` defaults to the rows' own; when no
     row has frames and no dimension is given (a chat-only dataset outside training), `video_features` is left out and
-    the model sees no video for the whole batch.
+    the model sees no video for the whole batch. `chat_end_time` is each row's `context_end` (when every row has one:
+    the activity head counts the context comments by age before it).
     """
     ablate = check_ablation(ablate)
     if row_ablations is not None:
@@ -57,6 +58,9 @@ def clip_processor_inputs(
         "transcript": ["" if "transcript" in gone else row.get("transcript") or "" for row, gone in zip(rows, removed)],
         "chat": [[] if "chat" in gone else list(row.get("context_comments") or []) for row, gone in zip(rows, removed)],
     }
+    ends = [row.get("context_end") for row in rows]
+    if rows and None not in ends:
+        inputs["chat_end_time"] = [float(end) for end in ends]
     if video_feature_dim is not None:
         no_video = np.zeros((0, video_feature_dim), dtype=np.float32)
         video = []

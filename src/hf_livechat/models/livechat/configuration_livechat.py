@@ -25,7 +25,7 @@ CHOICES = {
 # transcript and chat (replies repeat topic words, memes and viewers' names that the vocabulary may not hold).
 _SMALL_PRESET_CONTEXT = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
 # Every preset predicts chat activity (the activity head): `train` teaches it on the clips' response counts.
-_ACTIVITY = dict(activity_head=True, activity_chat_count="comments")
+_ACTIVITY = dict(activity_head=True, activity_chat_count="comments", activity_chat_bins=10)
 PRESETS = {
     "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
                  encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT, **_ACTIVITY),
@@ -149,6 +149,15 @@ class LiveChatConfig(PreTrainedConfig):
             (`chat_comment_count`, which [`LiveChatProcessor`] gives), however many the chat encoder keeps: busy chat
             holds more than `max_context_comments` in 20 s, and the count is the best single sign of what comes next.
             `"slots"`: the chat memory's real slots (capped by what the encoder keeps; checkpoints from before).
+        activity_chat_bins (`int`, defaults to 0; every preset sets 10):
+            The activity head also reads when the context comments came: their counts in this many bins of
+            `activity_bin_seconds` before the window's end (`chat_time_histogram`, which [`LiveChatProcessor`] gives
+            when told `chat_end_time`; rows and live windows tell it). These counts, with the comment, frame and token
+            counts, enter the predicted log-rate linearly as well as through the MLP: a power law of the recent rate
+            that holds beyond the rates seen in training, where an MLP alone extrapolates badly. 0: no bins (the head
+            of checkpoints from before).
+        activity_bin_seconds (`float`, defaults to 2.0):
+            Width of one bin (10 bins of 2 s span the 20 s context window).
         activity_loss_weight (`float`, defaults to 1.0):
             Weight of the head's Poisson loss (given `activity_labels`, the response windows' comment counts) in `loss`.
         decoder (`PreTrainedConfig` or `dict`, *optional*):
@@ -229,6 +238,8 @@ class LiveChatConfig(PreTrainedConfig):
     decoder_prompt: str = "none"
     activity_head: bool = False
     activity_chat_count: str = "slots"
+    activity_chat_bins: int = 0
+    activity_bin_seconds: float = 2.0
     activity_loss_weight: float = 1.0
     use_cache: bool = True
     pad_token_id: int | None = 0
@@ -280,6 +291,11 @@ class LiveChatConfig(PreTrainedConfig):
                 )
         elif self.decoder_prompt != "none":
             raise ValueError(f"decoder_prompt={self.decoder_prompt!r} needs an LM decoder (LiveChatConfig.with_decoder)")
+        if self.activity_chat_bins < 0 or self.activity_bin_seconds <= 0:
+            raise ValueError(
+                f"activity_chat_bins must be >= 0 and activity_bin_seconds > 0, got {self.activity_chat_bins}, "
+                f"{self.activity_bin_seconds}"
+            )
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads_name):
                 raise ValueError(f"d_model ({self.d_model}) must be divisible by {heads_name}")

@@ -412,22 +412,32 @@ class LiveChatActivityHead(nn.Module):
     `config.activity_chat_count="comments"`, every comment of the context window) to the log of the expected count
     (a Poisson rate).
 
+    With `config.activity_chat_bins`, the counts and the log-counts of the chat's time bins (when the comments came)
+    enter the log-rate through a linear map, and the MLP reads the pooled vectors alone: the count part is a power law
+    of the recent rate, which holds beyond the rates seen in training, and the content adds what the counts miss.
+
     The memories are detached: the head learns from the encoders without pulling them towards counting."""
 
     def __init__(self, config: LiveChatConfig):
         super().__init__()
         self.queries = nn.Parameter(torch.zeros(len(MODALITIES), config.d_model))
         self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-        self.dense = nn.Linear(len(MODALITIES) * (config.d_model + 1), config.d_model)
+        self.count_comments = config.activity_chat_count == "comments"
+        self.time_bins = config.activity_chat_bins
+        mlp_counts = 0 if self.time_bins else len(MODALITIES)
+        self.dense = nn.Linear(len(MODALITIES) * config.d_model + mlp_counts, config.d_model)
         self.activation = ACT2FN[config.activation_function]
         self.out_proj = nn.Linear(config.d_model, 1)
-        self.count_comments = config.activity_chat_count == "comments"
+        self.count_proj = nn.Linear(len(MODALITIES) + self.time_bins, 1) if self.time_bins else None
 
     def forward(
-        self, memories: dict[str, tuple[torch.Tensor, torch.Tensor]], chat_comment_count: torch.Tensor | None = None
+        self,
+        memories: dict[str, tuple[torch.Tensor, torch.Tensor]],
+        chat_comment_count: torch.Tensor | None = None,
+        chat_time_histogram: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`{modality: (states (batch, slots, d_model), mask (batch, slots))}` and the context comments per clip
-        `(batch,)` -> log expected count `(batch,)`."""
+        """`{modality: (states (batch, slots, d_model), mask (batch, slots))}`, the context comments per clip
+        `(batch,)` and their time bins `(batch, activity_chat_bins)` -> log expected count `(batch,)`."""
         pooled, counts = [], []
         for query, modality in zip(self.queries, MODALITIES):
             states, mask = memories[modality]
@@ -438,8 +448,21 @@ class LiveChatActivityHead(nn.Module):
             counts.append(torch.log1p((mask.sum(-1) - 1).clamp_min(0).to(states.dtype)))
         if self.count_comments and chat_comment_count is not None:
             counts[MODALITIES.index("chat")] = torch.log1p(chat_comment_count.to(counts[0].dtype))
-        features = torch.cat([*pooled, torch.stack(counts, dim=-1)], dim=-1)
-        return self.out_proj(self.activation(self.dense(features))).squeeze(-1)
+        counts = torch.stack(counts, dim=-1)
+        if self.count_proj is None:
+            return self.out_proj(self.activation(self.dense(torch.cat([*pooled, counts], dim=-1)))).squeeze(-1)
+        if chat_time_histogram is None:
+            raise ValueError(
+                f"this activity head reads the chat's time bins (activity_chat_bins={self.time_bins}): pass "
+                "chat_time_histogram (LiveChatProcessor gives it when told chat_end_time and the comments' times)"
+            )
+        if chat_time_histogram.shape[-1] != self.time_bins:
+            raise ValueError(
+                f"chat_time_histogram has {chat_time_histogram.shape[-1]} bins, the activity head reads {self.time_bins}"
+            )
+        linear = self.count_proj(torch.cat([counts, torch.log1p(chat_time_histogram.to(counts.dtype))], dim=-1))
+        content = self.out_proj(self.activation(self.dense(torch.cat(pooled, dim=-1))))
+        return (linear + content).squeeze(-1)
 
 
 class LiveChatPretrainingHead(nn.Module):

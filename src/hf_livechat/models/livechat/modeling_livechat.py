@@ -69,6 +69,8 @@ class LiveChatEncoderOutput(ModelOutput):
             The context comments as text for the LM decoder (see [`LiveChatEncoder.chat_as_prompt`]), left-padded.
         chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             The context comments of each clip, as given to the processor (the activity head counts them).
+        chat_time_histogram (`torch.FloatTensor` of shape `(batch_size, activity_chat_bins)`, *optional*):
+            The context comments by age, as the processor counts them (the activity head reads them).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned with `output_hidden_states=True`):
             Output of each encoder layer, video layers first, then transcript, then chat.
         attentions (`tuple(torch.FloatTensor)`, *optional*, returned with `output_attentions=True`):
@@ -88,6 +90,7 @@ class LiveChatEncoderOutput(ModelOutput):
     chat_prompt_ids: torch.LongTensor | None = None
     chat_prompt_mask: torch.LongTensor | None = None
     chat_comment_count: torch.FloatTensor | None = None
+    chat_time_histogram: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
@@ -202,6 +205,13 @@ def shift_tokens_right(input_ids: torch.Tensor, pad_token_id: int, decoder_start
     shifted_input_ids.masked_fill_(shifted_input_ids == -100, pad_token_id)
 
     return shifted_input_ids
+
+
+def activity_poisson_loss(log_rate: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The activity head's loss: the exact Poisson negative log-likelihood of the real comment counts (with log y!,
+    so that the logged loss is >= 0 whatever the counts), averaged over clips."""
+    log_rate, counts = log_rate.float(), counts.float()
+    return (log_rate.exp() - counts * log_rate + torch.lgamma(counts + 1)).mean()
 
 
 class LiveChatPreTrainedModel(PreTrainedModel):
@@ -502,6 +512,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
         chat_comment_count: torch.FloatTensor | None = None,
+        chat_time_histogram: torch.FloatTensor | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> LiveChatEncoderOutput:
         r"""
@@ -517,6 +528,9 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
         chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             How many comments each clip's context window holds, before the processor keeps the latest: carried to
             the outputs for the activity head. Without it, the comments in `chat_input_ids` are counted.
+        chat_time_histogram (`torch.FloatTensor` of shape `(batch_size, activity_chat_bins)`, *optional*):
+            The context comments counted by age (the processor gives it with `chat_end_time`): carried to the outputs
+            for the activity head.
         """
         if "video" not in self.modalities:
             raise ValueError("This encoder was built without video (masked-LM pretraining); use LiveChatForCommentGeneration")
@@ -548,6 +562,7 @@ class LiveChatEncoder(LiveChatPreTrainedModel):
             chat_last_hidden_state=chat_states,
             chat_attention_mask=chat_mask,
             chat_comment_count=chat_comment_count,
+            chat_time_histogram=chat_time_histogram,
         )
         if self.config.copy_mechanism:
             chat_ids = chat_input_ids.reshape(batch_size, -1)
@@ -923,6 +938,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
         chat_comment_count: torch.FloatTensor | None = None,
+        chat_time_histogram: torch.FloatTensor | None = None,
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.LongTensor | None = None,
         encoder_outputs: LiveChatEncoderOutput | None = None,
@@ -939,6 +955,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
                 chat_input_ids=chat_input_ids,
                 chat_attention_mask=chat_attention_mask,
                 chat_comment_count=chat_comment_count,
+                chat_time_histogram=chat_time_histogram,
                 **kwargs,
             )
         if decoder_input_ids is None:
@@ -1096,6 +1113,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         chat_input_ids: torch.LongTensor | None = None,
         chat_attention_mask: torch.LongTensor | None = None,
         chat_comment_count: torch.FloatTensor | None = None,
+        chat_time_histogram: torch.FloatTensor | None = None,
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.LongTensor | None = None,
         encoder_outputs: LiveChatEncoderOutput | None = None,
@@ -1117,6 +1135,10 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             How many comments each clip's response window holds: the activity head's Poisson target.
         chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             How many comments each clip's context window holds (the processor gives it): the activity head reads it.
+        chat_time_histogram (`torch.FloatTensor` of shape `(batch_size, activity_chat_bins)`, *optional*):
+            The context comments counted by age (the processor gives it with `chat_end_time`). A head with
+            `config.activity_chat_bins` needs it: without it the outputs hold no `activity_log_rate`, and
+            `activity_labels` raise.
         input_ids, attention_mask, inputs_embeds, decoder_inputs_embeds:
             Accepted because PEFT's seq2seq wrapper always passes them; LiveChat has no single `input_ids` and
             raises if any of them is set.
@@ -1149,6 +1171,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             chat_input_ids=chat_input_ids,
             chat_attention_mask=chat_attention_mask,
             chat_comment_count=chat_comment_count,
+            chat_time_histogram=chat_time_histogram,
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
@@ -1163,12 +1186,14 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch)
         activity_log_rate = activity_loss = None
         # Not at each decoding step of `generate`, which passes the same encoder outputs in again and again.
-        if self.activity_head is not None and (encoder_outputs is None or activity_labels is not None):
-            activity_log_rate = self.activity_head(outputs.encoder_outputs.memories(), outputs.encoder_outputs.chat_comment_count)
+        # A head reading the chat's time bins has nothing to read when the chat came without times (plain strings).
+        times_missing = self.config.activity_chat_bins and outputs.encoder_outputs.chat_time_histogram is None
+        if self.activity_head is not None and (
+            activity_labels is not None or (encoder_outputs is None and not times_missing)
+        ):
+            activity_log_rate = self._activity_log_rate(outputs.encoder_outputs)
             if activity_labels is not None:
-                # The exact Poisson negative log-likelihood (with log y!), so that the logged loss is >= 0 whatever the counts.
-                log_rate, counts = activity_log_rate.float(), activity_labels.float()
-                activity_loss = (log_rate.exp() - counts * log_rate + torch.lgamma(counts + 1)).mean()
+                activity_loss = activity_poisson_loss(activity_log_rate, activity_labels)
                 weighted = self.config.activity_loss_weight * activity_loss
                 if labels is not None and num_items_in_batch is not None:
                     # Accumulated micro-batches sum their losses: weight each by its share of the target tokens.
@@ -1206,9 +1231,17 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         if self.activity_head is None:
             raise ValueError("This model has no activity head (config.activity_head=False): train one with it on")
         if encoder_outputs is None:
-            names = ("video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids", "chat_attention_mask", "chat_comment_count")
+            names = (
+                "video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids",
+                "chat_attention_mask", "chat_comment_count", "chat_time_histogram",
+            )
             encoder_outputs = self.get_encoder()(**{name: model_inputs[name] for name in names if name in model_inputs})
-        return self.activity_head(encoder_outputs.memories(), encoder_outputs.chat_comment_count).float().exp()
+        return self._activity_log_rate(encoder_outputs).float().exp()
+
+    def _activity_log_rate(self, encoder_outputs: LiveChatEncoderOutput) -> torch.FloatTensor:
+        return self.activity_head(
+            encoder_outputs.memories(), encoder_outputs.chat_comment_count, encoder_outputs.chat_time_histogram
+        )
 
     def prepare_inputs_for_generation(
         self,

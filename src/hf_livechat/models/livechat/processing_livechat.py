@@ -18,6 +18,16 @@ def _message_text(message) -> str:
     return message.text
 
 
+def _message_time(message) -> float:
+    """The time of a dict with a `time` key or of a `ChatMessage`; plain strings carry none."""
+    time = message.get("time") if isinstance(message, dict) else getattr(message, "time", None)
+    if time is None:
+        raise ValueError(
+            "chat_end_time was given, but a context comment has no time: pass dicts with 'time' or ChatMessages"
+        )
+    return float(time)
+
+
 def _message_line(message, with_author: bool) -> str:
     """A context comment as the chat encoder reads it: its text, or `"author: text"` (replies often name the viewer
     they answer, and a new viewer's name exists nowhere but in the author field)."""
@@ -60,6 +70,12 @@ class LiveChatProcessor(ProcessorMixin):
             In training, a clip with more than `max_context_comments` comments keeps the latest ones, or
             (`"random"`, the reference code) a random subset in their order, drawn with torch's global generator (the
             Trainer seeds it per run and per data-loader worker). Evaluation always keeps the latest.
+        chat_time_bins (`int`, defaults to 0):
+            With `chat_end_time` given, count the context comments in this many bins of `chat_bin_seconds`,
+            counting back from the end of the context window (`chat_time_histogram`, which the activity head reads
+            with `LiveChatConfig.activity_chat_bins`). 0 gives no histogram.
+        chat_bin_seconds (`float`, defaults to 2.0):
+            Width of one bin.
     """
 
     tokenizer_class = "AutoTokenizer"
@@ -75,8 +91,14 @@ class LiveChatProcessor(ProcessorMixin):
         chat_encoder_type: str = "comment",
         context_sampling: str = "latest",
         chat_with_authors: bool = False,
+        chat_time_bins: int = 0,
+        chat_bin_seconds: float = 2.0,
         **kwargs,
     ):
+        if chat_time_bins < 0 or chat_bin_seconds <= 0:
+            raise ValueError(f"chat_time_bins must be >= 0 and chat_bin_seconds > 0, got {chat_time_bins}, {chat_bin_seconds}")
+        self.chat_time_bins = chat_time_bins
+        self.chat_bin_seconds = chat_bin_seconds
         if chat_encoder_type not in CHAT_ENCODER_TYPES:
             raise ValueError(f"chat_encoder_type must be one of {CHAT_ENCODER_TYPES}, got {chat_encoder_type!r}")
         if context_sampling not in ("latest", "random"):
@@ -104,6 +126,8 @@ class LiveChatProcessor(ProcessorMixin):
             chat_encoder_type=config.chat_encoder_type,
             context_sampling=getattr(config, "context_sampling", "latest"),
             chat_with_authors=getattr(config, "chat_with_authors", False),
+            chat_time_bins=getattr(config, "activity_chat_bins", 0),
+            chat_bin_seconds=getattr(config, "activity_bin_seconds", 2.0),
         )
 
     @property
@@ -144,6 +168,8 @@ class LiveChatProcessor(ProcessorMixin):
             "chat_encoder_type": self.chat_encoder_type,
             "context_sampling": self.context_sampling,
             "chat_with_authors": self.chat_with_authors,
+            "activity_chat_bins": self.chat_time_bins,
+            "activity_bin_seconds": self.chat_bin_seconds,
         }
 
     def __call__(
@@ -151,6 +177,7 @@ class LiveChatProcessor(ProcessorMixin):
         video_features=None,
         transcript: str | Sequence[str] | None = None,
         chat: Sequence | None = None,
+        chat_end_time: float | Sequence[float] | None = None,
         targets: str | Sequence[str] | None = None,
         training: bool = False,
         padding: str = "longest",
@@ -165,6 +192,8 @@ class LiveChatProcessor(ProcessorMixin):
             transcript: the clip's transcript text, or a list of them. `""` or `None` for a clip without speech.
             chat: the clip's context comments (oldest first; strings, dicts with `text`, or `ChatMessage`s), or a
                 list of such lists. An empty list for a clip without chat.
+            chat_end_time: when the context window ends (the response window starts), in the comments' time base, or
+                one per clip: with `chat_time_bins`, gives `chat_time_histogram` (the comments need times).
             targets: the target comment (or one per clip), for training: gives `labels`.
             training: keep `max_context_comments` instead of `max_eval_context_comments` comments.
             padding: `"longest"` pads to the longest example; `"max_length"` pads every modality to its maximum
@@ -198,6 +227,10 @@ class LiveChatProcessor(ProcessorMixin):
             batch_size = self._check_batch(batch_size, len(chats), "chat")
             data.update(self.encode_chats(chats, training=training, fixed=fixed))
             data["chat_comment_count"] = torch.tensor([float(len(c)) for c in chats])
+            if chat_end_time is not None and self.chat_time_bins:
+                ends = [chat_end_time] * len(chats) if np.ndim(chat_end_time) == 0 else list(chat_end_time)
+                self._check_batch(len(chats), len(ends), "chat_end_time")
+                data["chat_time_histogram"] = self.chat_time_histogram(chats, ends)
         if targets is not None:
             targets = [targets] if isinstance(targets, str) else list(targets)
             batch_size = self._check_batch(batch_size, len(targets), "targets")
@@ -294,6 +327,18 @@ class LiveChatProcessor(ProcessorMixin):
                 mask[i, j, : len(ids)] = 1
         return {"chat_input_ids": input_ids, "chat_attention_mask": mask}
 
+    def chat_time_histogram(self, chats: list[Sequence], ends: list[float]) -> torch.Tensor:
+        """`(batch, chat_time_bins)` counts of each clip's comments by age: bin 0 holds those of the last
+        `chat_bin_seconds` before the clip's end, bin 1 the seconds before, and so on; older comments fall outside."""
+        edges = np.arange(self.chat_time_bins + 1) * self.chat_bin_seconds
+        histogram = np.zeros((len(chats), self.chat_time_bins), dtype=np.float32)
+        for i, (chat, end) in enumerate(zip(chats, ends)):
+            ages = float(end) - np.array([_message_time(m) for m in chat], dtype=np.float64)
+            if (ages < 0).any():
+                raise ValueError(f"a context comment of clip {i} comes after its chat_end_time ({end})")
+            histogram[i] = np.histogram(ages, bins=edges)[0]
+        return torch.from_numpy(histogram)
+
     def encode_targets(self, targets: list[str]) -> torch.Tensor:
         """Target comments as labels: up to `max_comment_length` tokens, then `[SEP]`, padded with -100."""
         ids = [seq[: self.max_comment_length] + [self.comment_end_token_id] for seq in self._tokenize(targets)]
@@ -329,6 +374,7 @@ class LiveChatProcessor(ProcessorMixin):
             "chat_input_ids",
             "chat_attention_mask",
             "chat_comment_count",
+            "chat_time_histogram",
         ]
 
 

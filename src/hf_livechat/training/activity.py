@@ -1,0 +1,156 @@
+"""Fit the activity head of a trained LiveChat model alone.
+
+The head reads detached encoder states (its loss reaches no other weight), so fitting it after training gives the
+head that joint training would give on the final encoders, in minutes instead of a whole run: the encoders run once
+over the clips, and the head then trains on the cached states. Use it to give an existing model a head with other
+inputs (the chat's time bins) or to fit the head on a stream's own chat.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.clip_inputs import clip_processor_inputs
+from ..evaluation.activity import correlation_metrics, response_counts
+from ..models.livechat.layers_livechat import LiveChatActivityHead
+from ..models.livechat.modeling_livechat import activity_poisson_loss
+
+
+_ENCODER_INPUTS = (
+    "video_features", "video_mask", "transcript_input_ids", "transcript_attention_mask", "chat_input_ids",
+    "chat_attention_mask", "chat_comment_count", "chat_time_histogram",
+)
+
+
+@dataclass
+class ActivityFit:
+    """What `fit_activity_head` did: the epoch kept, and the Poisson losses (and validation Spearman) per check."""
+
+    best_epoch: int
+    epochs: int
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    validation_spearman: list[float] = field(default_factory=list)
+
+
+def replace_activity_head(model, processor, time_bins: int, bin_seconds: float = 2.0) -> None:
+    """Give `model` a new, untrained activity head reading `time_bins` bins of `bin_seconds` (0: none), and set its
+    processor to count them. The rest of the model is untouched."""
+    model.config.activity_head = True
+    model.config.activity_chat_count = "comments"
+    model.config.activity_chat_bins = time_bins
+    model.config.activity_bin_seconds = bin_seconds
+    model.config.validate_architecture()
+    head = LiveChatActivityHead(model.config)
+    head.apply(model._init_weights)
+    model.activity_head = head.to(next(model.parameters()).device)
+    processor.chat_time_bins, processor.chat_bin_seconds = time_bins, bin_seconds
+
+
+def hold_out_latest(rows: Sequence[Mapping], share: float = 0.15) -> tuple[list[Mapping], list[Mapping]]:
+    """`(train, validation)`: the latest `share` of each stream's clips (by `context_end`) held out, as a time split
+    cuts them, and the training clips that reach into them dropped (sliding clips share comments)."""
+    if not 0 < share < 1:
+        raise ValueError(f"share must be between 0 and 1, got {share}")
+    by_stream: dict[str, list[Mapping]] = {}
+    for row in rows:
+        by_stream.setdefault(str(row.get("vod_id")), []).append(row)
+    train, validation = [], []
+    for stream in by_stream.values():
+        stream = sorted(stream, key=lambda row: row["context_end"])
+        cut = len(stream) - max(1, int(len(stream) * share + 0.5))
+        if cut <= 0:
+            train += stream
+            continue
+        boundary = stream[cut]["start"]
+        train += [row for row in stream[:cut] if row["end"] <= boundary]
+        validation += stream[cut:]
+    return train, validation
+
+
+@torch.no_grad()
+def _encode(model, processor, rows: Sequence[Mapping], batch_size: int, desc: str) -> list[tuple]:
+    """The detached memories, counts and time bins of every batch of clips, with their real response counts."""
+    encoder = model.get_encoder()
+    device = next(model.parameters()).device
+    batches = []
+    for start in tqdm(range(0, len(rows), batch_size), desc=desc):
+        batch = rows[start : start + batch_size]
+        inputs = processor(**clip_processor_inputs(batch, model.config.video_feature_dim), training=False)
+        inputs = {name: inputs[name].to(device) for name in _ENCODER_INPUTS if name in inputs}
+        encoded = encoder(**inputs)
+        batches.append((
+            encoded.memories(), encoded.chat_comment_count, encoded.chat_time_histogram,
+            torch.as_tensor(response_counts(batch), dtype=torch.float32, device=device),
+        ))
+    return batches
+
+
+def _evaluate(head, batches) -> tuple[float, np.ndarray]:
+    with torch.no_grad():
+        log_rates = [head(memories, count, bins) for memories, count, bins, _ in batches]
+        loss = sum(activity_poisson_loss(r, b[-1]).item() * len(r) for r, b in zip(log_rates, batches))
+        return loss / sum(len(r) for r in log_rates), torch.cat(log_rates).float().exp().cpu().numpy()
+
+
+def fit_activity_head(
+    model,
+    processor,
+    train_rows: Sequence[Mapping],
+    validation_rows: Sequence[Mapping] = (),
+    epochs: int = 200,
+    learning_rate: float = 3e-3,
+    weight_decay: float = 0.01,
+    batch_size: int = 32,
+    check_every: int = 5,
+    seed: int = 0,
+) -> ActivityFit:
+    """Train `model.activity_head` alone on the clips' real response counts (Poisson loss, AdamW, shuffled batches
+    of cached encoder states). With validation clips, the head of the check with the lowest validation loss is kept;
+    without, the last one. The model's other weights do not change."""
+    if not train_rows:
+        raise ValueError("no training clips to fit the activity head on")
+    if model.activity_head is None:
+        raise ValueError("this model has no activity head: replace_activity_head(model, processor, ...) gives one")
+    torch.manual_seed(seed)
+    model.eval()
+    # Batches mix the stream's moments (rows come in time order), and stay fixed while the head trains on them.
+    shuffled = [train_rows[i] for i in np.random.default_rng(seed).permutation(len(train_rows))]
+    train = _encode(model, processor, shuffled, batch_size, "encoding training clips")
+    validation = _encode(model, processor, validation_rows, batch_size, "encoding validation clips") if validation_rows else []
+    head = model.activity_head
+    head.train()
+    optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    fit = ActivityFit(best_epoch=0, epochs=epochs)
+    best_loss, best_state = float("inf"), copy.deepcopy(head.state_dict())
+    real = response_counts(validation_rows) if validation_rows else None
+    progress = tqdm(range(1, epochs + 1), desc="fitting the activity head")
+    for epoch in progress:
+        for index in torch.randperm(len(train)).tolist():
+            memories, count, bins, labels = train[index]
+            loss = activity_poisson_loss(head(memories, count, bins), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if epoch % check_every and epoch != epochs:
+            continue
+        head.eval()
+        fit.train_loss.append(_evaluate(head, train)[0])
+        if validation:
+            loss, predicted = _evaluate(head, validation)
+            fit.validation_loss.append(loss)
+            fit.validation_spearman.append(correlation_metrics(predicted, real)["spearman"])
+        head.train()
+        watched = fit.validation_loss[-1] if validation else -epoch  # without validation: the latest
+        if watched < best_loss:
+            best_loss, best_state, fit.best_epoch = watched, copy.deepcopy(head.state_dict()), epoch
+        progress.set_postfix(train=f"{fit.train_loss[-1]:.3f}", validation=f"{fit.validation_loss[-1]:.3f}" if validation else "-")
+    head.load_state_dict(best_state)
+    head.eval()
+    return fit
