@@ -2,6 +2,7 @@
 
     python bench/bench_live.py [--configs small,reference] [--seconds 180] [--speed 1] [--asr] [--device cpu|cuda]
     python bench/bench_live.py --configs small --decoder smollm2-135m     # the LM decoder beside the from-scratch one
+    python bench/bench_live.py --configs small --decoder smollm2-135m --quantize int8 --num-candidates 4   # CPU serving
     python bench/bench_live.py --memory [--seconds 1800 --speed 20]      # resident memory over a long stream
     python bench/bench_live.py --measure-defaults --model MODEL --stream VIDEO [--chat LOG --transcript SRT]
     python bench/bench_live.py --smoke       # each of the three modes at toy sizes: seconds, to show they run
@@ -49,6 +50,7 @@ from hf_livechat.pipelines.live import LiveCommenter
 from hf_livechat.pipelines.live_asr import LiveTranscriber
 from hf_livechat.pipelines.live_session import live_events
 from hf_livechat.pipelines.live_stream import LiveStream
+from hf_livechat.pipelines.quantization import quantize_decoder
 from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.train import CONFIG_PRESETS, preset_config_kwargs, resolve_decoder
 
@@ -86,7 +88,10 @@ def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-l
     }
     torch.manual_seed(0)
     if decoder:
-        fields.pop("vocab_size")
+        # As `train --decoder` builds it: the LM reads the chat as text, without authors (the preset's fields say
+        # neither, they describe LiveChat's own decoder).
+        for key in ("vocab_size", "decoder_prompt", "chat_with_authors"):
+            fields.pop(key)
         config = LiveChatConfig.with_decoder(decoder, **fields)
         model = LiveChatForCommentGeneration(config)
         model.get_decoder().load_pretrained_lm()
@@ -120,13 +125,14 @@ class RSSSampler:
         self._thread.join()
 
 
-def replay(commenter, video: Path, speed: float, interval: float, asr_model: str | None, chat: str | None = None) -> dict:
+def replay(commenter, video: Path, speed: float, interval: float, asr_model: str | None, chat: str | None = None,
+           generate_kwargs: dict | None = None) -> dict:
     """`chat`: the stream's chat log, replayed on the stream's clock as `hf-livechat live --chat LOG` does."""
     asr = LiveTranscriber(asr_model).start() if asr_model else None
     clock = LiveClock()
     feed = ChatFeed(open_chat_source(chat), clock).start() if chat else None
     stream = LiveStream(video, frame_size=commenter.frame_size, speed=speed, on_audio=asr.feed if asr else None, clock=clock)
-    live = LiveCommenter(commenter, interval=interval)
+    live = LiveCommenter(commenter, interval=interval, generate_kwargs=generate_kwargs)
     start = time.monotonic()
     comments = [c.comment for c in live.run(live_events(stream.start(), feed, asr), speed=speed)]
     wall = time.monotonic() - start
@@ -156,8 +162,12 @@ def bench_latency(args):
     with tempfile.TemporaryDirectory() as tmp:
         files = make_stream(Path(tmp) / "stream", args.seconds, files=True)
         video = Path(files["video"])
+        generate_kwargs = {}
+        if args.num_candidates:
+            generate_kwargs = dict(num_beams=args.num_candidates, num_return_sequences=args.num_candidates)
+        decoding = f"{args.num_candidates or 8} beams" + (", decoder in int8" if args.quantize else "")
         print(f"stream: {args.seconds:.0f} s replayed at {args.speed}x with its chat, a window every {args.interval} s, device {args.device}, "
-              f"{torch.get_num_threads()} torch threads")
+              f"{torch.get_num_threads()} torch threads, {decoding}")
         print("| config | ASR | comments/s | windows emitted / dropped | latency p50 | p95 | distinct-1 | distinct-2 | repeat rate |")
         print("|---|---|---|---|---|---|---|---|---|")
         runs = [(preset, None) for preset in args.configs.split(",")]
@@ -167,8 +177,10 @@ def bench_latency(args):
             name = f"{preset} + {args.decoder} decoder" if decoder else preset
             folder = random_model(Path(tmp) / name.replace(" ", ""), preset, frame_size=args.frame_size, decoder=decoder)
             commenter = pipeline("video-comment-generation", model=folder, device=args.device)
+            if args.quantize:
+                quantize_decoder(commenter.model, args.quantize)
             for with_asr in ([False, True] if asr_model else [False]):
-                r = replay(commenter, video, args.speed, args.interval, asr_model if with_asr else None, files["chat"])
+                r = replay(commenter, video, args.speed, args.interval, asr_model if with_asr else None, files["chat"], generate_kwargs)
                 d = r["diversity"]
                 print(f"| {name} | {'tiny.en' if with_asr else '-'} | {r['comments_per_s']:.2f} | {r['emitted']} / {r['dropped']} | "
                       f"{r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {d['distinct_1']:.2f} | {d['distinct_2']:.2f} | {d['repeat_rate']:.0%} |")
@@ -265,6 +277,8 @@ def main():
     parser.add_argument("--frame-size", type=int, default=112)
     parser.add_argument("--asr", action="store_true", help="also run each config with live ASR (offline Whisper tiny.en)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (live's default 8)")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="the decoder's linear layers in int8 (CPU), as live --quantize")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-config", default="small", help="--memory: the preset whose random model runs")
     parser.add_argument("--measure-defaults", action="store_true")

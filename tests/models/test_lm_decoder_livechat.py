@@ -158,6 +158,35 @@ def test_generation_uses_the_lm_cache_beams_and_guidance(tmp_path, fusion):
 
 
 @pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
+def test_beams_and_samples_read_each_clips_prefix_once_with_the_same_result(tmp_path, fusion, monkeypatch):
+    """Beam search and several returned samples repeat each clip: the LM reads the clip's prefix (chat prompt,
+    memory slots) once and shares its cache among the rows, which gives the sequences and scores of every row reading
+    it alone, with the prefix read for 2 clips instead of 2 x 4 rows."""
+    from transformers.generation.utils import GenerationMixin
+
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, decoder_fusion=fusion, chat_encoder_type="token")
+    if fusion == "cross_attention":
+        open_gates(model)
+    inputs = clip_inputs(processor)
+    prefix_rows = []
+    original = type(model.get_decoder()).prefill_prefix
+    monkeypatch.setattr(type(model.get_decoder()), "prefill_prefix", lambda self, outputs, repeats=1: prefix_rows.append(len(outputs.chat_prompt_ids)) or original(self, outputs, repeats))
+    kwargs = dict(max_new_tokens=6, num_beams=4, num_return_sequences=4, return_dict_in_generate=True, output_scores=True)
+    shared = model.generate(**inputs, **kwargs)
+    torch.manual_seed(0)
+    sampled = model.generate(**inputs, max_new_tokens=6, do_sample=True, num_return_sequences=3)
+    assert prefix_rows == [2, 2]
+    monkeypatch.setattr(type(model), "_expand_inputs_for_generation", GenerationMixin._expand_inputs_for_generation)
+    alone = model.generate(**inputs, **kwargs)
+    torch.manual_seed(0)
+    assert torch.equal(sampled, model.generate(**inputs, max_new_tokens=6, do_sample=True, num_return_sequences=3))
+    assert prefix_rows == [2, 2], "every row read its own prefix"
+    assert torch.equal(shared.sequences, alone.sequences)
+    torch.testing.assert_close(shared.sequences_scores, alone.sequences_scores)
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
 def test_candidate_scores_share_the_lm_vocabulary(tmp_path, fusion):
     folder = save_tiny_lm(tmp_path / "lm", "gpt2")
     model, processor = livechat_with_lm(folder, decoder_fusion=fusion, copy_mechanism=True)
@@ -308,3 +337,24 @@ print("remote code ok")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     remote = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert "remote code ok" in remote.stdout, remote.stderr[-3000:]
+
+
+def test_int8_serving_keeps_the_lm_decoders_predictions(tmp_path):
+    """`live --quantize int8`: the decoder's linear layers become dynamic int8 ones; the next-token distribution
+    stays that of the float model, and generation runs."""
+    from hf_livechat.pipelines.quantization import quantize_decoder
+
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, chat_encoder_type="token")
+    open_gates(model)
+    inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
+    with torch.no_grad():
+        reference = model(**inputs).logits.softmax(-1)
+        quantize_decoder(model)
+        quantized = model(**inputs).logits.softmax(-1)
+    assert not any(type(m) is torch.nn.Linear for m in model.get_decoder().modules())
+    assert any(type(m) is torch.nn.Linear for m in model.get_encoder().modules())
+    assert (reference - quantized).abs().sum(-1).max() < 0.1  # total variation per position
+    assert model.generate(**clip_inputs(processor), max_new_tokens=4, num_beams=2).shape[0] == 2
+    with pytest.raises(ValueError, match="quantization must be one of"):
+        quantize_decoder(model, "int4")

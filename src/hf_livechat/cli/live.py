@@ -75,6 +75,10 @@ def _run_live(args):
     speaking_policy(options)  # a bad --when setting is told before the model loads
     make_poster(options)  # a bad --post setting or a missing token is told before the model loads
     commenter = pipeline("video-comment-generation", model=args.model, feature_model=args.feature_model)
+    if args.quantize:
+        from ..pipelines.quantization import quantize_decoder
+
+        quantize_decoder(commenter.model, args.quantize)
     report = run_live(args.source, commenter, options)
     print(report.summary())
     if not report.stats.emitted:
@@ -105,6 +109,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (default 8)")
     p.add_argument("--repeat-penalty", type=float, default=None, help="penalty on repeating a recent comment (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding, one candidate (no sampling)")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="serve the decoder's linear layers in int8 on the CPU (dynamic quantization): for an LM decoder, about half the latency")
     p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
     p.add_argument("--post", default=None, metavar="twitch:CHANNEL", help="post each comment into this Twitch channel as a bot (token from TWITCH_OAUTH_TOKEN)")
     p.add_argument("--bot-nick", default=None, help="with --post: the bot account's login name")

@@ -793,6 +793,37 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
             return None, None
         return prefix, torch.cat(masks, dim=1)
 
+    def _fusion_kwargs(self, memory, memory_mask, cross_cache, candidates_per_memory: int) -> dict:
+        """What the inserted gated cross-attention blocks read, passed through the LM's layers ({} without them)."""
+        if self.gated_cross_attn is None:
+            return {}
+        memory_mask_4d = create_bidirectional_mask(
+            config=self.config, inputs_embeds=memory[:, :1], attention_mask=memory_mask, encoder_hidden_states=memory
+        )
+        return {
+            "livechat_memory": memory,
+            "livechat_memory_mask": memory_mask_4d,
+            "livechat_cross_cache": cross_cache,
+            "livechat_candidates_per_memory": candidates_per_memory,
+        }
+
+    def prefill_prefix(self, encoder_outputs: LiveChatEncoderOutput, repeats: int = 1) -> EncoderDecoderCache | None:
+        """The cache after the LM read each clip's prefix (memory slots, chat prompt) once, every row then repeated
+        `repeats` times for the clip's candidates or beams (None when there is no prefix): the prefix is most of
+        the tokens the LM reads, so reading it once per clip instead of once per row divides the cost of scoring and
+        of beam search by about the number of rows per clip."""
+        memory, memory_mask = self._memory(encoder_outputs)
+        prefix, prefix_mask = self._prefix(memory, memory_mask, encoder_outputs)
+        if prefix is None:
+            return None
+        self_cache = DynamicCache(config=self.config.decoder)
+        self.lm.base_model(
+            inputs_embeds=prefix, attention_mask=prefix_mask, position_ids=self._positions(prefix_mask, prefix.shape[1]),
+            past_key_values=self_cache, use_cache=True, **self._fusion_kwargs(memory, memory_mask, None, 1),
+        )
+        self_cache.batch_repeat_interleave(repeats)
+        return EncoderDecoderCache(self_cache, DynamicCache())
+
     @staticmethod
     def _positions(attention_mask: torch.Tensor, length: int) -> torch.LongTensor:
         """Position ids of the last `length` inputs: real positions counted from each row's first one, so that a
@@ -829,17 +860,7 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         if use_cache and past_key_values is None:
             past_key_values = self.new_cache()
         self_cache = past_key_values.self_attention_cache if past_key_values is not None else None
-        fusion = {}
-        if self.gated_cross_attn is not None:
-            memory_mask_4d = create_bidirectional_mask(
-                config=self.config, inputs_embeds=memory[:, :1], attention_mask=memory_mask, encoder_hidden_states=memory
-            )
-            fusion = {
-                "livechat_memory": memory,
-                "livechat_memory_mask": memory_mask_4d,
-                "livechat_cross_cache": past_key_values,
-                "livechat_candidates_per_memory": candidates_per_memory,
-            }
+        fusion = self._fusion_kwargs(memory, memory_mask, past_key_values, candidates_per_memory)
         prefix, prefix_mask = self._prefix(memory, memory_mask, encoder_outputs)
         if prefix is None:
             outputs = self.lm.base_model(
@@ -856,13 +877,7 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
             inputs_embeds = self.lm.get_input_embeddings()(input_ids)
             if past_length == 0 and candidates_per_memory > 1:
                 # Candidate scoring: the prefix runs once per clip and its cache is shared by the clip's candidates.
-                self_cache = DynamicCache(config=self.config.decoder)
-                shared = dict(fusion, livechat_cross_cache=None, livechat_candidates_per_memory=1) if fusion else {}
-                self.lm.base_model(
-                    inputs_embeds=prefix, attention_mask=prefix_mask, position_ids=self._positions(prefix_mask, prefix.shape[1]),
-                    past_key_values=self_cache, use_cache=True, **shared,
-                )
-                self_cache.batch_repeat_interleave(candidates_per_memory)
+                self_cache = self.prefill_prefix(encoder_outputs, candidates_per_memory).self_attention_cache
                 prefix_mask = prefix_mask.repeat_interleave(candidates_per_memory, dim=0)
                 past_length, use_cache = prefix.shape[1], True
             elif past_length == 0:
@@ -1242,6 +1257,21 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         return self.activity_head(
             encoder_outputs.memories(), encoder_outputs.chat_comment_count, encoder_outputs.chat_time_histogram
         )
+
+    def _expand_inputs_for_generation(self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs):
+        # Beams and returned sequences repeat each clip: an LM decoder reads the clip's prefix once, not once per row.
+        decoder = self.model.decoder
+        if (
+            expand_size > 1
+            and isinstance(decoder, LiveChatLMDecoder)
+            and model_kwargs.get("encoder_outputs") is not None
+            and model_kwargs.get("past_key_values") is None
+            and model_kwargs.get("use_cache", True)
+        ):
+            cache = decoder.prefill_prefix(model_kwargs["encoder_outputs"], expand_size)
+            if cache is not None:
+                model_kwargs["past_key_values"] = cache
+        return super()._expand_inputs_for_generation(expand_size, is_encoder_decoder, input_ids, **model_kwargs)
 
     def prepare_inputs_for_generation(
         self,
