@@ -165,7 +165,9 @@ def bench_latency(args):
         generate_kwargs = {}
         if args.num_candidates:
             generate_kwargs = dict(num_beams=args.num_candidates, num_return_sequences=args.num_candidates)
-        decoding = f"{args.num_candidates or 8} beams" + (", decoder in int8" if args.quantize else "")
+        if args.sample:  # as live --sample
+            generate_kwargs = dict(do_sample=True, top_p=0.9, num_beams=1, num_return_sequences=args.num_candidates or 4)
+        decoding = f"{args.num_candidates or (4 if args.sample else 8)} {'samples' if args.sample else 'beams'}" + (", decoder in int8" if args.quantize else "")
         print(f"stream: {args.seconds:.0f} s replayed at {args.speed}x with its chat, a window every {args.interval} s, device {args.device}, "
               f"{torch.get_num_threads()} torch threads, {decoding}")
         print("| config | ASR | comments/s | windows emitted / dropped | latency p50 | p95 | distinct-1 | distinct-2 | repeat rate |")
@@ -279,6 +281,7 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (live's default 8)")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="the decoder's linear layers in int8 (CPU), as live --quantize")
+    parser.add_argument("--sample", action="store_true", help="candidates by nucleus sampling, as live --sample")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-config", default="small", help="--memory: the preset whose random model runs")
     parser.add_argument("--measure-defaults", action="store_true")

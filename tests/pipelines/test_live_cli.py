@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from irc_fixtures import TwitchDialectServer
 from live_fixtures import LiveHLS, write_live_media
 
@@ -185,3 +186,27 @@ def test_ctrl_c_ends_the_run_cleanly_with_its_summary(model_dir, hls_30s, tmp_pa
     assert "stopped" in rest and "latency p50" in rest and "frames:" in rest, rest
     lines = out.read_text().splitlines()
     assert 1 <= len(lines) < 6  # it stopped long before the stream's 30 s (windows at 20, 22, ..., 30)
+
+
+def test_live_serves_a_quantized_decoder_with_sampled_candidates(model_dir, tmp_path, monkeypatch):
+    """`--quantize int8 --sample --num-candidates 3`: the run gets an int8 decoder and draws 3 nucleus samples per
+    window; `--sample` with `--greedy` is refused before the model loads."""
+    import types
+
+    from hf_livechat.pipelines import live_session
+
+    seen = {}
+
+    def fake_run_live(source, commenter, options):
+        seen.update(commenter=commenter, options=options)
+        stats = types.SimpleNamespace(emitted=1)
+        return types.SimpleNamespace(stats=stats, summary=lambda: "1 comment")
+
+    monkeypatch.setattr(live_session, "run_live", fake_run_live)
+    argv = ["live", "stream.m3u8", "--model", str(model_dir), "--out", str(tmp_path / "c.jsonl")]
+    assert main(argv + ["--quantize", "int8", "--sample", "--num-candidates", "3"]) == 0
+    assert seen["options"].generate_kwargs == {"do_sample": True, "top_p": 0.9, "num_beams": 1, "num_return_sequences": 3}
+    decoder = seen["commenter"].model.get_decoder()
+    assert not any(type(m) is torch.nn.Linear for m in decoder.modules())
+    with pytest.raises(SystemExit, match="exclude each other"):
+        main(argv + ["--sample", "--greedy"])

@@ -45,6 +45,10 @@ def _run_live(args):
     generate_kwargs = {}
     if args.num_candidates is not None:
         generate_kwargs.update(num_beams=args.num_candidates, num_return_sequences=args.num_candidates)
+    if args.sample:
+        if args.greedy:
+            raise SystemExit("--sample and --greedy exclude each other")
+        generate_kwargs.update(do_sample=True, top_p=0.9, num_beams=1, num_return_sequences=args.num_candidates or 4)
     if args.greedy:
         generate_kwargs.update(do_sample=False, num_beams=1, num_return_sequences=1)
     options = LiveOptions(
@@ -109,6 +113,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--num-candidates", type=int, default=None, help="beams per window, each a candidate (default 8)")
     p.add_argument("--repeat-penalty", type=float, default=None, help="penalty on repeating a recent comment (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding, one candidate (no sampling)")
+    p.add_argument("--sample", action="store_true", help="draw the candidates by nucleus sampling (top-p 0.9; --num-candidates of them, default 4) instead of beam search: cheaper than beams for an LM decoder")
     p.add_argument("--quantize", choices=["int8"], default=None, help="serve the decoder's linear layers in int8 on the CPU (dynamic quantization): for an LM decoder, about half the latency")
     p.add_argument("--feature-model", default=None, help="override the frame feature model named in the config")
     p.add_argument("--post", default=None, metavar="twitch:CHANNEL", help="post each comment into this Twitch channel as a bot (token from TWITCH_OAUTH_TOKEN)")
