@@ -2,6 +2,7 @@
 
     python bench/bench_train.py [--dataset livechat-quickstart/dataset] [--config reference|small|tiny]
                                 [--batch-size 32] [--steps 20] [--bf16] [--peak-tflops 989]
+    python bench/bench_train.py --config small --decoder smollm2-135m --batch-size 8 --steps 3   # the LM decoder (LoRA r 16)
     python bench/bench_train.py --smoke     # `tiny`, generated clips of 32-d features, batch 4, 2 steps: it runs
 
 Unlike `bench_model.py` (one fixed batch, the bare model), this counts everything a training step costs in the
@@ -28,7 +29,16 @@ from hf_livechat.models.livechat import LiveChatConfig, LiveChatForCommentGenera
 from hf_livechat.tokenization import default_tokenizer
 from hf_livechat.training.collators import DataCollatorForCommentGeneration
 from hf_livechat.data.clip_dataset import load_clip_dataset
-from hf_livechat.training.train import CONFIG_PRESETS, LiveChatTrainer, preset_config_kwargs
+from hf_livechat.training.lora import apply_lora
+from hf_livechat.training.train import (
+    CONFIG_PRESETS,
+    LiveChatRecipeArguments,
+    LiveChatTrainer,
+    build_config,
+    load_tokenizer,
+    preset_config_kwargs,
+    resolve_decoder,
+)
 
 
 # --smoke: toy sizes in seconds, to check that the script runs (its figures measure nothing).
@@ -88,6 +98,8 @@ def main():
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
     parser.add_argument("--feature-dim", type=int, default=None, help="frame feature size of generated clips (default: the reference's 2048)")
+    parser.add_argument("--decoder", default=None, help="a pretrained causal LM as the decoder (e.g. smollm2-135m), as train --decoder")
+    parser.add_argument("--lora-r", type=int, default=16, help="with --decoder: LoRA rank (0: the whole LM trains)")
     parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
     if args.smoke:  # toy sizes; flags given on the command line still win
@@ -103,14 +115,27 @@ def main():
         shapes = "paper shapes" if feature_dim == LiveChatConfig().video_feature_dim else f"{feature_dim}-d frame features"
         train_set, source = generated_clips(args.batch_size * 4, feature_dim), f"generated clips ({shapes})"
     feature_dim = len(train_set[0]["video_features"][0])
-    tokenizer = default_tokenizer()
-    config = LiveChatConfig(**{**preset_config_kwargs(args.config), "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
+    if args.decoder:  # as `hf-livechat train --decoder NAME --lora-r R` builds it
+        # Generated clips have no dataset card: an empty folder stands for one.
+        no_card = tempfile.TemporaryDirectory()
+        card_dir = args.dataset if args.dataset and os.path.isdir(args.dataset) else no_card.name
+        recipe = LiveChatRecipeArguments(dataset_dir=card_dir, config=args.config, decoder=args.decoder, lora_r=args.lora_r)
+        tokenizer = load_tokenizer(resolve_decoder(args.decoder))
+        config = build_config(recipe, tokenizer, feature_dim)
+    else:
+        tokenizer = default_tokenizer()
+        config = LiveChatConfig(**{**preset_config_kwargs(args.config), "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
     processor = LiveChatProcessor.from_config(tokenizer, config)
     torch.manual_seed(0)
     model = LiveChatForCommentGeneration(config)
+    if args.decoder:
+        model.get_decoder().load_pretrained_lm()
+        if args.lora_r:
+            apply_lora(model, r=args.lora_r)
     collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=0)
     print(
-        f"{args.config} LiveChat ({model.num_parameters() / 1e6:.1f}M parameters) on {device}, "
+        f"{args.config} LiveChat{f' + {args.decoder} decoder (LoRA r {args.lora_r})' if args.decoder else ''} "
+        f"({model.num_parameters() / 1e6:.1f}M parameters) on {device}, "
         f"{'bf16' if bf16 else 'fp32'}, {torch.get_num_threads()} threads; data: {source} ({len(train_set)} clips)"
     )
 
