@@ -80,17 +80,20 @@ def test_cli_train_keeps_the_checkpoint_with_the_best_validation_ranking(dataset
             "--batch-size", "8", "--warmup-steps", "0", "--logging-steps", "5", "--modality-dropout", "0.2",
             "--config-overrides", "max_context_comments=6", "--min-selection-queries", "1"]
     assert main(argv) == 0
-    assert "checkpoint selection: contrastive Recall@1 on" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "checkpoint selection: contrastive Recall@1 on" in printed
+    assert "activity head refitted on the final encoders (24 clips)" in printed and "on 8 validation clips" in printed
     state = json.loads((out / "trainer_state.json").read_text())
     rankings = [entry for entry in state["log_history"] if "eval_recall@1" in entry]
     assert len(rankings) == 2 and all(0 <= entry["eval_recall@1"] <= 1 for entry in rankings)
     best = max(rankings, key=lambda entry: entry["eval_recall@1"])
     assert state["best_metric"] == best["eval_recall@1"]
     assert state["best_model_checkpoint"].endswith(f"checkpoint-{best['step']}")
-    # the saved model is the best checkpoint's (tied embeddings included)
+    # the saved model is the best checkpoint's (tied embeddings included), its activity head then refitted alone
     saved, kept = load_file(out / "model.safetensors"), load_file(Path(state["best_model_checkpoint"]) / "model.safetensors")
     for name, tensor in kept.items():
-        torch.testing.assert_close(saved[name], tensor, msg=name)
+        if not name.startswith("activity_head."):
+            torch.testing.assert_close(saved[name], tensor, msg=name)
     config = json.loads((out / "config.json").read_text())
     assert config["max_context_comments"] == 6  # --config-overrides reached the config
 
@@ -100,10 +103,11 @@ def test_cli_train_keeps_the_last_weights_when_validation_is_too_small_to_select
 
     out = tmp_path / "model"
     argv = ["train", str(dataset), "--output-dir", str(out), "--config", "tiny", "--epochs", "2", "--evaluations", "2",
-            "--batch-size", "8", "--warmup-steps", "0"]
+            "--batch-size", "8", "--warmup-steps", "0", "--no-refit-activity"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "checkpoint selection: off, validation has" in printed and "the last weights are kept" in printed
+    assert "activity head refitted" not in printed  # --no-refit-activity: the head too is the last checkpoint's
     state = json.loads((out / "trainer_state.json").read_text())
     assert sum("eval_recall@1" in entry for entry in state["log_history"]) == 2  # still evaluated, for the log
     last = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]

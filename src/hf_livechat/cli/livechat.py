@@ -26,6 +26,7 @@ def _train(args):
         select_by_ranking=args.evaluations > 0,
         min_selection_queries=args.min_selection_queries,
         guidance_scale=args.guidance_scale,
+        refit_activity=not args.no_refit_activity,
     )
     training_args = recipe_training_arguments(
         args.output_dir,
@@ -267,6 +268,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--logging-steps", type=int, default=TrainingDefaults.logging_steps, help="steps between loss logs")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the target draws")
     p.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
+    p.add_argument("--no-refit-activity", action="store_true", help="keep the activity head as trained beside the comment, without fitting it again alone on the final encoders")
     p.set_defaults(func=_train)
     p = sub.add_parser("evaluate", help="rank candidate comments with a trained model: Recall@k, mean rank, MRR")
     p.add_argument("model_dir", help="a trained LiveChat model folder or Hub id")

@@ -30,10 +30,12 @@ _ENCODER_INPUTS = (
 
 @dataclass
 class ActivityFit:
-    """What `fit_activity_head` did: the epoch kept, and the Poisson losses (and validation Spearman) per check."""
+    """What `fit_activity_head` did: the epoch kept (0: the head it started from), the training clips it fitted on, and
+    the Poisson losses (and validation Spearman) per check."""
 
     best_epoch: int
     epochs: int
+    train_clips: int = 0
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
     validation_spearman: list[float] = field(default_factory=list)
@@ -75,21 +77,28 @@ def hold_out_latest(rows: Sequence[Mapping], share: float = 0.15) -> tuple[list[
 
 
 @torch.no_grad()
-def _encode(model, processor, rows: Sequence[Mapping], batch_size: int, desc: str) -> list[tuple]:
-    """The detached memories, counts and time bins of every batch of clips, with their real response counts."""
+def _encode(model, processor, rows: Sequence[Mapping], order: Sequence[int], batch_size: int, desc: str,
+            max_bytes: int | None = None) -> tuple[list[tuple], int]:
+    """The detached memories, counts and time bins of the clips `rows[i] for i in order`, a batch at a time, with their
+    real response counts; stops before the cached states pass `max_bytes`. Returns the batches and the clips cached."""
     encoder = model.get_encoder()
     device = next(model.parameters()).device
-    batches = []
-    for start in tqdm(range(0, len(rows), batch_size), desc=desc):
-        batch = rows[start : start + batch_size]
+    batches, cached, size = [], 0, 0
+    for start in tqdm(range(0, len(order), batch_size), desc=desc):
+        batch = [rows[i] for i in order[start : start + batch_size]]
         inputs = processor(**clip_processor_inputs(batch, model.config.video_feature_dim), training=False)
         inputs = {name: inputs[name].to(device) for name in _ENCODER_INPUTS if name in inputs}
         encoded = encoder(**inputs)
+        memories = encoded.memories()
+        size += sum(t.numel() * t.element_size() for pair in memories.values() for t in pair)
+        if max_bytes is not None and batches and size > max_bytes:
+            break
         batches.append((
-            encoded.memories(), encoded.chat_comment_count, encoded.chat_time_histogram,
+            memories, encoded.chat_comment_count, encoded.chat_time_histogram,
             torch.as_tensor(response_counts(batch), dtype=torch.float32, device=device),
         ))
-    return batches
+        cached += len(batch)
+    return batches, cached
 
 
 def _evaluate(head, batches) -> tuple[float, np.ndarray]:
@@ -110,26 +119,36 @@ def fit_activity_head(
     batch_size: int = 32,
     check_every: int = 5,
     seed: int = 0,
+    max_cache_bytes: int = 2 << 30,
 ) -> ActivityFit:
     """Train `model.activity_head` alone on the clips' real response counts (Poisson loss, AdamW, shuffled batches
-    of cached encoder states). With validation clips, the head of the check with the lowest validation loss is kept;
-    without, the last one. The model's other weights do not change."""
-    if not train_rows:
+    of cached encoder states). With validation clips, the head of the check with the lowest validation loss is kept
+    (the head it started from included); without, the last one. The model's other weights do not change.
+
+    `train_rows` and `validation_rows` may be lists or `datasets.Dataset`s (read a batch at a time). The cached states
+    of the training clips stay under `max_cache_bytes` (2 GiB): on a large dataset the head fits on a random subset
+    (`ActivityFit.train_clips` says how many)."""
+    if len(train_rows) == 0:
         raise ValueError("no training clips to fit the activity head on")
     if model.activity_head is None:
         raise ValueError("this model has no activity head: replace_activity_head(model, processor, ...) gives one")
     torch.manual_seed(seed)
     model.eval()
     # Batches mix the stream's moments (rows come in time order), and stay fixed while the head trains on them.
-    shuffled = [train_rows[i] for i in np.random.default_rng(seed).permutation(len(train_rows))]
-    train = _encode(model, processor, shuffled, batch_size, "encoding training clips")
-    validation = _encode(model, processor, validation_rows, batch_size, "encoding validation clips") if validation_rows else []
+    order = np.random.default_rng(seed).permutation(len(train_rows)).tolist()
+    train, train_clips = _encode(model, processor, train_rows, order, batch_size, "encoding training clips", max_cache_bytes)
+    validation = []
+    if len(validation_rows):
+        validation, _ = _encode(model, processor, validation_rows, range(len(validation_rows)), batch_size, "encoding validation clips")
     head = model.activity_head
-    head.train()
     optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    fit = ActivityFit(best_epoch=0, epochs=epochs)
+    fit = ActivityFit(best_epoch=0, epochs=epochs, train_clips=train_clips)
     best_loss, best_state = float("inf"), copy.deepcopy(head.state_dict())
-    real = response_counts(validation_rows) if validation_rows else None
+    real = np.concatenate([b[-1].cpu().numpy() for b in validation]) if validation else None
+    if validation:  # the head as it came in is a candidate too
+        head.eval()
+        best_loss = _evaluate(head, validation)[0]
+    head.train()
     progress = tqdm(range(1, epochs + 1), desc="fitting the activity head")
     for epoch in progress:
         for index in torch.randperm(len(train)).tolist():
