@@ -66,6 +66,13 @@ def test_fit_activity_gives_a_trained_model_a_head_that_reads_when_chat_came(mod
     assert stats.spearmanr(predicted, response_counts(test_rows)).statistic > 0.8
     assert np.abs(predicted - response_counts(test_rows)).mean() < 1.5
 
+    # Fitting the fitted model again continues from its head (it reads the same bins), which stays a candidate.
+    again = tmp_path / "again"
+    assert main(["fit-activity", str(out), str(dataset), "--output-dir", str(again), "--epochs", "10", "--time-bins", "5", "--bin-seconds", "2"]) == 0
+    assert "continuing from the model's activity head" in capsys.readouterr().out
+    refitted = predict_activity(LiveChatForCommentGeneration.from_pretrained(again).eval(), processor, test_rows)
+    assert stats.spearmanr(refitted, response_counts(test_rows)).statistic > 0.8
+
 
 def test_fit_activity_without_training_clips_exits_with_an_error(model_and_data, tmp_path):
     model_dir, _ = model_and_data

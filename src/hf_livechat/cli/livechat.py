@@ -106,9 +106,16 @@ def _fit_activity(args):
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
     from ..training.activity import fit_activity_head, hold_out_latest, replace_activity_head
 
-    model = LiveChatForCommentGeneration.from_pretrained(args.model_dir)
+    model, loading = LiveChatForCommentGeneration.from_pretrained(args.model_dir, output_loading_info=True)
     processor = LiveChatProcessor.from_pretrained(args.model_dir)
-    replace_activity_head(model, processor, args.time_bins, args.bin_seconds)
+    config = model.config
+    trained_head = model.activity_head is not None and not any(key.startswith("activity_head.") for key in loading["missing_keys"])
+    same_inputs = (config.activity_chat_count, config.activity_chat_bins, config.activity_bin_seconds) == ("comments", args.time_bins, args.bin_seconds)
+    if trained_head and same_inputs and not args.new_head:
+        # As `train` refits it: from the trained head, which stays a candidate (epoch 0).
+        print("continuing from the model's activity head (it reads these inputs); --new-head starts from a new one")
+    else:
+        replace_activity_head(model, processor, args.time_bins, args.bin_seconds)
     splits = get_dataset_split_names(resolve_dataset_dir(args.dataset_dir))
     rows = {name: list(load_clip_dataset(args.dataset_dir, name)) for name in ("train", "validation", args.split) if name in splits}
     if not rows.get("train"):
@@ -121,9 +128,9 @@ def _fit_activity(args):
         model, processor, train, validation, epochs=args.epochs, learning_rate=args.learning_rate,
         batch_size=args.batch_size, seed=args.seed,
     )
+    kept = "the head it started from" if fit.best_epoch == 0 else f"epoch {fit.best_epoch} of {fit.epochs}"
     print(
-        f"activity head fitted on {len(train)} clips; kept epoch {fit.best_epoch} of {fit.epochs} (validation loss "
-        f"{min(fit.validation_loss, default=float('nan')):.3f} on {len(validation)} clips)"
+        f"activity head fitted on {fit.train_clips} clips; kept {kept}, by the Poisson loss on {len(validation)} validation clips"
     )
     model.save_pretrained(args.output_dir)
     processor.save_pretrained(args.output_dir)
@@ -297,13 +304,15 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "fit-activity",
         help="fit a trained model's activity head alone (when chat will react), reading the chat's time bins",
-        description="Gives a trained LiveChat model a new activity head and fits it on the dataset's clips: the "
-        "encoders run once, then the head trains on their states (it never trains them). Keeps the head of the lowest "
+        description="Fits a trained LiveChat model's activity head alone on the dataset's clips (a new head when the "
+        "model's own reads other inputs, or with --new-head): the encoders run once, then the head trains on their "
+        "states (it never trains them). Keeps the head of the lowest "
         "validation loss when the dataset has a validation split, then reports the test split against the chat's recent rate.",
     )
     p.add_argument("model_dir", help="a trained LiveChat model folder or Hub id")
     p.add_argument("dataset_dir", help="a build-dataset folder or Hub dataset id (its train split fits the head)")
     p.add_argument("--output-dir", required=True, help="where the model with its new head and its processor go")
+    p.add_argument("--new-head", action="store_true", help="start from a new head even when the model's own reads the same inputs (by default it continues from it, as train's refit does)")
     p.add_argument("--time-bins", type=int, default=10, help="bins of the context's comments by age that the head reads (0: none)")
     p.add_argument("--bin-seconds", type=float, default=2.0, help="width of one bin")
     p.add_argument("--epochs", type=int, default=200, help="passes over the cached training clips")
