@@ -104,7 +104,7 @@ def _fit_activity(args):
     from ..data.clip_dataset import load_clip_dataset, resolve_dataset_dir
     from ..evaluation.activity import evaluate_activity, format_activity
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
-    from ..training.activity import fit_activity_head, hold_out_latest, replace_activity_head
+    from ..training.activity import fit_activity_head, replace_activity_head, validation_or_held_out
 
     model, loading = LiveChatForCommentGeneration.from_pretrained(args.model_dir, output_loading_info=True)
     processor = LiveChatProcessor.from_pretrained(args.model_dir)
@@ -117,12 +117,12 @@ def _fit_activity(args):
     else:
         replace_activity_head(model, processor, args.time_bins, args.bin_seconds)
     splits = get_dataset_split_names(resolve_dataset_dir(args.dataset_dir))
-    rows = {name: list(load_clip_dataset(args.dataset_dir, name)) for name in ("train", "validation", args.split) if name in splits}
-    if not rows.get("train"):
+    # Datasets, read a batch at a time; the split reported at the end as rows.
+    sets = {name: load_clip_dataset(args.dataset_dir, name) for name in ("train", "validation") if name in splits}
+    if not len(sets.get("train", ())):
         raise SystemExit(f"{args.dataset_dir} has no training clips (splits: {splits}): nothing to fit the activity head on")
-    train, validation = rows["train"], rows.get("validation")
-    if not validation:
-        train, validation = hold_out_latest(train, args.hold_out)
+    train, validation, held_out = validation_or_held_out(sets["train"], sets.get("validation"), args.hold_out)
+    if held_out:
         print(f"no validation split: the latest {args.hold_out:.0%} of each stream's training clips ({len(validation)}) choose the epoch")
     fit = fit_activity_head(
         model, processor, train, validation, epochs=args.epochs, learning_rate=args.learning_rate,
@@ -135,8 +135,9 @@ def _fit_activity(args):
     model.save_pretrained(args.output_dir)
     processor.save_pretrained(args.output_dir)
     print(f"model saved to {args.output_dir}")
-    if rows.get(args.split):
-        print("\n" + format_activity(evaluate_activity(model, processor, rows[args.split], batch_size=args.batch_size)))
+    if args.split in splits:
+        report = list(load_clip_dataset(args.dataset_dir, args.split))
+        print("\n" + format_activity(evaluate_activity(model, processor, report, batch_size=args.batch_size)))
 
 
 def _quickstart(args):

@@ -76,6 +76,17 @@ def hold_out_latest(rows: Sequence[Mapping], share: float = 0.15) -> tuple[list[
     return train, validation
 
 
+def validation_or_held_out(train_set, validation_set=None, share: float = 0.15) -> tuple:
+    """`(train, validation, held_out)` for choosing the head's epoch: the validation split when there is one, else
+    `hold_out_latest` on the training split, read from its time columns alone (`datasets.Dataset`s in and out: the
+    rows, frame features and all, are read a batch at a time later)."""
+    if validation_set is not None and len(validation_set):
+        return train_set, validation_set, False
+    times = train_set.select_columns(["vod_id", "start", "context_end", "end"]).to_list()
+    kept, held = hold_out_latest([{**row, "index": i} for i, row in enumerate(times)], share)
+    return train_set.select([row["index"] for row in kept]), train_set.select([row["index"] for row in held]), True
+
+
 @torch.no_grad()
 def _encode(model, processor, rows: Sequence[Mapping], order: Sequence[int], batch_size: int, desc: str,
             max_bytes: int | None = None) -> tuple[list[tuple], int]:

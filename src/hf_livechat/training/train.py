@@ -23,7 +23,7 @@ from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
 from .launch import use_cpu_under_launcher
-from .activity import fit_activity_head, hold_out_latest
+from .activity import fit_activity_head, validation_or_held_out
 from .lora import apply_lora, has_lora, merge_lora
 
 
@@ -367,12 +367,7 @@ def refit_activity_head(trainer, processor, train_set, eval_set, seed: int) -> N
     if trainer.args.world_size > 1:
         print("activity head: not refitted in a multi-process run; `hf-livechat fit-activity` refits the saved model")
         return
-    validation = eval_set
-    if eval_set is None or len(eval_set) == 0:
-        # Split on the time columns alone: the rows (frame features and all) are read a batch at a time later.
-        times = train_set.select_columns(["vod_id", "start", "context_end", "end"]).to_list()
-        kept, held = hold_out_latest([{**row, "index": i} for i, row in enumerate(times)])
-        train_set, validation = (train_set.select([row["index"] for row in part]) for part in (kept, held))
+    train_set, validation, _ = validation_or_held_out(train_set, eval_set)
     fit = fit_activity_head(trainer.model, processor, train_set, validation, seed=seed)
     kept = "the head as trained" if fit.best_epoch == 0 else f"epoch {fit.best_epoch} of {fit.epochs}"
     print(f"activity head refitted on the final encoders ({fit.train_clips} clips): kept {kept}, by the Poisson loss on {len(validation)} validation clips")

@@ -153,9 +153,9 @@ class LiveChatConfig(PreTrainedConfig):
             The activity head also reads when the context comments came: their counts in this many bins of
             `activity_bin_seconds` before the window's end (`chat_time_histogram`, which [`LiveChatProcessor`] gives
             when told `chat_end_time`; rows and live windows tell it). These counts, with the comment, frame and token
-            counts, enter the predicted log-rate linearly as well as through the MLP: a power law of the recent rate
-            that holds beyond the rates seen in training, where an MLP alone extrapolates badly. 0: no bins (the head
-            of checkpoints from before).
+            counts, enter the predicted log-rate through a linear map, and the MLP reads the pooled memories alone: a
+            power law of the recent rate that holds beyond the rates seen in training, where an MLP over counts
+            extrapolates badly. 0: no bins, the counts go through the MLP (the head of checkpoints from before).
         activity_bin_seconds (`float`, defaults to 2.0):
             Width of one bin (10 bins of 2 s span the 20 s context window).
         activity_loss_weight (`float`, defaults to 1.0):
