@@ -18,8 +18,9 @@ the sweep of prior weights printed last. Figures go to `<root>/<variant>/<tag>.j
 
 `--activity` draws every world with chat that goes quiet and bursts (`make-stream --activity`), keeps the quiet
 windows in the builds (`--min-response-comments 0`) and also reports the activity head on the second draw: Spearman /
-Pearson / MAE of the predicted comment count per response window, beside the chat's recent-rate predictor (figures in
-`<tag>.json` under `"activity"`). `--streams` sets the first draw's size.
+Pearson / MAE of the predicted comment count per response window, beside the chat's recent-rate predictor and the
+ceiling the world allows (`synthetic.truth.cue_reply_predictor`: the cues of each window, read from the truth logs,
+and each cue key's mean reply count in the first draw's training logs) (figures in `<tag>.json` under `"activity"`). `--streams` sets the first draw's size.
 
 `--cue-aware` counts a distractor as a right answer when the truth logs say it replies to the ground truth's cue
 elsewhere in the same video (`synthetic.truth.same_cue_judge`): in the `recurring` world the protocol's distractors are
@@ -38,11 +39,11 @@ import time
 from pathlib import Path
 
 from hf_livechat.cli import main as cli
-from hf_livechat.evaluation.activity import evaluate_activity
+from hf_livechat.evaluation.activity import correlation_metrics, evaluate_activity, response_counts
 from hf_livechat.evaluation.defaults import DEFAULT_PRIOR_WEIGHT
 from hf_livechat.evaluation.evaluate import evaluate_model
 from hf_livechat.synthetic import MODALITIES, WORLD_VARIANTS
-from hf_livechat.synthetic.truth import comment_cue_labels, same_cue_judge
+from hf_livechat.synthetic.truth import comment_cue_labels, cue_reply_predictor, same_cue_judge
 
 
 PRIOR_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
@@ -94,7 +95,7 @@ def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: s
               cue_aware: bool = False) -> dict:
     world = root / variant
     timings = {}
-    _, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings,
+    streams, dataset = _draw(world, "", variant, seed, sizes["num_streams"], sizes["duration"], sizes["frame_size"], timings,
                        activity=activity)
     model = world / f"model-{tag}"
     _run("train", model / "model.safetensors",
@@ -122,11 +123,12 @@ def run_world(root: Path, variant: str, seed: int, train_args: list[str], tag: s
         from hf_livechat.data.clip_dataset import load_clip_dataset
         from hf_livechat.models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
 
-        test = load_clip_dataset(str(dataset2), "test")
+        test = list(load_clip_dataset(str(dataset2), "test"))
         report["activity"] = evaluate_activity(
-            LiveChatForCommentGeneration.from_pretrained(str(model)).eval(), LiveChatProcessor.from_pretrained(str(model)),
-            [test[i] for i in range(len(test))],
+            LiveChatForCommentGeneration.from_pretrained(str(model)).eval(), LiveChatProcessor.from_pretrained(str(model)), test
         )
+        ceiling = cue_reply_predictor(streams, streams2)
+        report["activity"]["truth ceiling"] = correlation_metrics([ceiling(row) for row in test], response_counts(test))
     (world / f"{tag}.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -154,10 +156,10 @@ def print_tables(reports: list[dict], tag: str, train_args: str) -> None:
         print(f"{r['variant']:<11}" + "".join(f"{r['sweep'][f'prior {w:g}']['recall@1']['full']:>8.3f}" for w in PRIOR_SWEEP))
     with_activity = [r for r in reports if "activity" in r]
     if with_activity:
-        print("\nactivity per response window of the second draw (Spearman / Pearson / MAE): the head, the recent rate")
+        print("\nactivity per response window of the second draw (Spearman / Pearson / MAE): the head, the recent rate, the truth ceiling")
         for r in with_activity:
             a = r["activity"]
-            cells = "".join(f" | {a[k]['spearman']:>6.3f} {a[k]['pearson']:>6.3f} {a[k]['mae']:>5.2f}" for k in ("model", "recent rate"))
+            cells = "".join(f" | {a[k]['spearman']:>6.3f} {a[k]['pearson']:>6.3f} {a[k]['mae']:>5.2f}" for k in ("model", "recent rate", "truth ceiling") if k in a)
             print(f"{r['variant']:<11}{a['num_windows']:>5} windows, mean {a['mean_count']:.2f}{cells}")
     print("\nR@1 on the tied queries of every modality of every world, by prior weight:")
     for w in PRIOR_SWEEP:

@@ -416,3 +416,41 @@ def test_same_cue_judge_finds_replies_to_the_same_cue_elsewhere_in_the_video(tmp
     assert not judge(row, "pizza time", "gg") and not judge(row, "pizza time", "hello")
     assert not judge({"vod_id": "v", "start": 30.0}, "gg", "i love pizza")
     assert not judge({"vod_id": "other", "start": 0.0}, "pizza time", "i love pizza")
+
+
+def test_cue_reply_predictor_adds_each_cue_keys_mean_replies_to_the_background(tmp_path):
+    from hf_livechat.synthetic.truth import cue_reply_predictor
+
+    def episode(index, *keys):
+        start = 30.0 * index
+        return {"index": index, "start": start, "context_end": start + 20, "end": start + 30,
+                "cues": [{"modality": "chat", "key": key} for key in keys]}
+
+    def said(index, role, key=None, offset=25.0):
+        cue = {"modality": "chat", "key": key} if key else None
+        return {"episode": index, "role": role, "text": "x", "time": 30.0 * index + offset, "cue": cue}
+
+    fit, test = tmp_path / "fit", tmp_path / "test"
+    fit.mkdir(), test.mkdir()
+    training = {
+        "vod_id": "a", "split": "train", "episode_seconds": 30.0,
+        "episodes": [episode(0, "pizza"), episode(1, "pizza"), episode(2, "win"), episode(3)],
+        # pizza: 4 then 2 replies (mean 3); win: 1 reply; one filler comment in each of 4 windows (background 1);
+        # a reply in the context window (offset 5 s) is not in any response window
+        "comments": [*[said(0, "response", "pizza")] * 4, *[said(1, "response", "pizza")] * 2, said(2, "response", "win"),
+                     said(1, "response", "pizza", offset=5.0), *[said(i, "filler") for i in range(4)]],
+    }
+    held_out = {**training, "vod_id": "b", "split": "validation", "comments": [*[said(0, "response", "win")] * 50]}
+    for folder, log in ((fit, training), (fit, held_out)):
+        (folder / f"{log['vod_id']}.truth.json").write_text(json.dumps(log))
+    (test / "c.truth.json").write_text(json.dumps(
+        {"vod_id": "c", "split": "test", "episode_seconds": 30.0, "episodes": [episode(0, "pizza", "win"), episode(1, "new"), episode(2)], "comments": []}
+    ))
+    expected = cue_reply_predictor(fit, test)
+    assert expected({"vod_id": "c", "start": 0.0}) == pytest.approx(1 + 3 + 1)  # the held-out VOD's 50 replies are not learned from
+    assert expected({"vod_id": "c", "start": 32.0}) == pytest.approx(1 + 7 / 3)  # an unseen key: the mean over all cues
+    assert expected({"vod_id": "c", "start": 60.0}) == pytest.approx(1)
+    with pytest.raises(KeyError, match="no episode"):
+        expected({"vod_id": "elsewhere", "start": 0.0})
+    with pytest.raises(ValueError, match="no training logs"):
+        cue_reply_predictor(test, test)

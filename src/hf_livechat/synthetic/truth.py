@@ -94,3 +94,42 @@ def same_cue_judge(streams_dir: str | Path) -> Callable[[Mapping, str, str], boo
         return cue is not None and cue in replies_to.get((where[0], candidate.strip()), ())
 
     return judge
+
+
+def cue_reply_predictor(fit_streams_dir: str | Path, streams_dir: str | Path) -> Callable[[Mapping], float]:
+    """What knowing the world gives an activity predictor, the ceiling a model's head is measured against:
+    ``clip row -> expected comments in its response window``, from the cues its episode carries (read from the logs
+    of `streams_dir`) and, for each cue key, its mean reply count in the training logs of `fit_streams_dir` (a key
+    they never show: the mean over all their cues), plus the mean count of everything else (filler) there.
+
+    No model can see the truth, and a cue's reply count is drawn afresh each time, so a head that ranks windows as
+    well as this has learned all the world lets it."""
+    replies: dict[str, list[int]] = {}
+    other = []
+    for log in _read_logs(fit_streams_dir):
+        if log.get("split", "train") != "train":
+            continue
+        for episode in log["episodes"]:
+            window = [c for c in log["comments"] if episode["context_end"] <= c["time"] < episode["end"]]
+            answered = Counter(c["cue"]["key"] for c in window if c["role"] == "response" and c["cue"])
+            for cue in episode["cues"]:
+                replies.setdefault(cue["key"], []).append(answered[cue["key"]])
+            other.append(len(window) - sum(answered[cue["key"]] for cue in episode["cues"]))
+    if not other:
+        raise ValueError(f"no training logs (split 'train') in {fit_streams_dir} to learn the cues' reply counts from")
+    mean_replies = {key: sum(counts) / len(counts) for key, counts in replies.items()}
+    any_cue = sum(map(sum, replies.values())) / max(1, sum(map(len, replies.values())))
+    background = sum(other) / len(other)
+    cues_of, episode_seconds = {}, {}
+    for log in _read_logs(streams_dir):
+        episode_seconds[str(log["vod_id"])] = float(log["episode_seconds"])
+        for episode in log["episodes"]:
+            cues_of[str(log["vod_id"]), episode["index"]] = [cue["key"] for cue in episode["cues"]]
+
+    def expected(row: Mapping) -> float:
+        where = _episode_of(row, episode_seconds)
+        if where not in cues_of:
+            raise KeyError(f"the logs of {streams_dir} hold no episode for clip {row.get('vod_id')} at {row.get('start')} s")
+        return background + sum(mean_replies.get(key, any_cue) for key in cues_of[where])
+
+    return expected
