@@ -28,7 +28,7 @@ often such replies. The trained model of the tag is reused when the figures go t
 `model-<tag>`).
 
 `--smoke` runs the whole chain on toy sizes (two short streams per draw, the `tiny` model, one epoch) in a scratch
-folder: it checks the script, not the defaults.
+folder, with `--activity`'s parts: it checks the script, not the defaults.
 """
 
 import argparse
@@ -199,6 +199,7 @@ def main():
         args.root, variants = Path(scratch.name), variants[:1] if args.variants != ",".join(WORLD_VARIANTS) else ["quickstart"]
         sizes.update({k: v for k, v in SMOKE.items() if k != "train_args"})
         train_args = SMOKE["train_args"] + train_args
+        args.activity = True  # the smoke run covers the activity report too
     names = list(WORLD_VARIANTS)
     unknown = [v for v in variants if v not in names]
     if unknown:
