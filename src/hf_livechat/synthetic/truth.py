@@ -112,9 +112,10 @@ def cue_reply_predictor(fit_streams_dir: str | Path, streams_dir: str | Path) ->
         for episode in log["episodes"]:
             window = [c for c in log["comments"] if episode["context_end"] <= c["time"] < episode["end"]]
             answered = Counter(c["cue"]["key"] for c in window if c["role"] == "response" and c["cue"])
-            for cue in episode["cues"]:
-                replies.setdefault(cue["key"], []).append(answered[cue["key"]])
-            other.append(len(window) - sum(answered[cue["key"]] for cue in episode["cues"]))
+            keys = {cue["key"] for cue in episode["cues"]}  # a key cued twice in one episode: its replies once
+            for key in keys:
+                replies.setdefault(key, []).append(answered[key])
+            other.append(len(window) - sum(answered[key] for key in keys))
     if not other:
         raise ValueError(f"no training logs (split 'train') in {fit_streams_dir} to learn the cues' reply counts from")
     mean_replies = {key: sum(counts) / len(counts) for key, counts in replies.items()}
