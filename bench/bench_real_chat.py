@@ -55,7 +55,7 @@ import torch
 from hf_livechat.data.chat import ChatFilters, ChatMessage, read_chat, write_twitch_json
 from hf_livechat.data.clips import ClipConfig
 from hf_livechat.data.windows import StreamContext
-from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words
+from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words, unknown_token_cost
 
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -80,6 +80,7 @@ class LogQueries:
     contexts: list[list[ChatMessage]]
     targets: list[ChatMessage]
     rows: list[dict]  # each target's chat-only window row (the 20 s before it), for LiveChat models
+    texts: list[str]  # every message of the log (after filtering): the pieces a closed vocabulary's [UNK] stands for
 
 
 def find_logs(data: Path) -> dict[str, Path]:
@@ -113,6 +114,7 @@ def draw_queries(name: str, path: Path, n: int, seed: int, filters: ChatFilters 
     return LogQueries(
         name, path, len(messages), len(test),
         contexts=[messages[i - CONTEXT_MESSAGES : i] for i in drawn], targets=[messages[i] for i in drawn], rows=rows,
+        texts=[m.text for m in messages],
     )
 
 
@@ -269,6 +271,7 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
     import transformers.trainer
     from transformers import Seq2SeqTrainingArguments
 
+    from hf_livechat.models.livechat import LiveChatConfig
     from hf_livechat.training.train import LiveChatRecipeArguments, recipe_training_arguments, train_livechat
 
     recipe = LiveChatRecipeArguments(dataset_dir=str(dataset), config="small", decoder=lm if TRAINED_MODELS[model]["decoder"] else None,
@@ -287,6 +290,7 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
     runtime = next(entry["train_runtime"] for entry in state["log_history"] if "train_runtime" in entry)
     later = clock.durations[1:] or clock.durations
     return {"steps": state["global_step"], "planned_steps": steps, "step_seconds": sum(clock.durations),
+            "targets_per_clip": recipe.resolved_targets_per_clip(LiveChatConfig.from_pretrained(out)),
             "seconds_per_step": float(np.mean(later)), "train_seconds": runtime}
 
 
@@ -317,6 +321,28 @@ def shown_queries(q: LogQueries) -> list[int]:
     return sorted(set(np.linspace(0, len(q.targets) - 1, min(GENERATED, len(q.targets))).round().astype(int).tolist()))
 
 
+def unknown_cost(tokenizer, q: LogQueries, nll: float) -> dict:
+    """The [UNK] adjustment of a row's per-word perplexity (`unknown_token_cost`): the nats added, the [UNK] pieces
+    of the log, and `ppl_open`, the perplexity with each [UNK] spread over them (the table's figure)."""
+    targets = [t.text for t in q.targets]
+    costs, pieces = unknown_token_cost(tokenizer, targets, q.texts)
+    words = sum(count_words(text) for text in targets)
+    return {"unknown_nll": float(costs.sum()), "unknown_pieces": pieces, "unknown_targets": int((costs > 0).sum()),
+            "ppl_open": float(np.exp((nll + costs.sum()) / words))}
+
+
+def fill_unknown_cost(results: Path, q: LogQueries, tokenizers: dict[str, object]) -> None:
+    """Adds the [UNK] adjustment to result files written before the bench computed it, with the tokenizer each
+    trained row was built with (`tokenizers`: model key -> tokenizer); the model folders are gone by then."""
+    for path in results.glob(f"{log_key(q.name)}--*.json"):
+        result = json.loads(path.read_text())
+        model = path.stem.split("--")[1]
+        if "ppl_open" in result or model not in tokenizers:
+            continue
+        result.update(unknown_cost(tokenizers[model], q, result["nll"]))
+        path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
+
 def livechat_result(model_dir: Path, dataset: Path, q: LogQueries, batch_size: int) -> dict:
     """Per-word perplexity on the drawn test messages, chat-only R@1 on the dataset's test split, and comments."""
     from hf_livechat.evaluation.evaluate import evaluate_model
@@ -335,6 +361,7 @@ def livechat_result(model_dir: Path, dataset: Path, q: LogQueries, batch_size: i
     shown = shown_queries(q)
     return {
         "nll": float(nll.sum()), "words": int(words.sum()), "n": len(q.targets), "ppl": float(np.exp(nll.sum() / words.sum())),
+        **unknown_cost(processor.tokenizer, q, float(nll.sum())),
         "recall@1": ranking["recall@1"], "num_queries": ranking["num_queries"],
         "generated": livechat_generate(model, processor, [q.rows[i] for i in shown]),
         "eval_seconds": time.perf_counter() - start,
@@ -365,6 +392,7 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
             bare.write_text(json.dumps({
                 "log": q.name, "model": f"bare LM zero-shot ({label})", "seed": None, "n": len(q.targets),
                 "nll": float(nll.sum()), "words": int(words.sum()), "ppl": float(np.exp(nll.sum() / words.sum())),
+                **unknown_cost(tokenizer, q, float(nll.sum())),
                 "generated": bare_lm_generate(model, tokenizer, [q.contexts[i] for i in shown]),
                 "real": [q.targets[i].text for i in shown],
                 "context": [[m.text for m in q.contexts[i][-3:]] for i in shown],
@@ -373,7 +401,7 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
             out = results / f"{key}--{Path(model_dir).name}.json"
             result = livechat_result(Path(model_dir), dataset, q, args.batch_size)
             out.write_text(json.dumps({"log": q.name, "model": str(model_dir), "seed": None, **result}, ensure_ascii=False, indent=1))
-            print(f"{q.name} | {model_dir}: per-word perplexity {result['ppl']:.1f}, R@1 {_r1(result)}", flush=True)
+            print(f"{q.name} | {model_dir}: per-word perplexity {result['ppl_open']:.1f} (as scored {result['ppl']:.1f}), R@1 {_r1(result)}", flush=True)
         if args.train_minutes is None:
             continue
         for seed in args.seeds:
@@ -394,9 +422,13 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
                 out.write_text(json.dumps({"log": q.name, "model": label, "seed": seed,
                                            "seconds_per_step_planned": step, **trained, **result}, ensure_ascii=False, indent=1))
                 print(f"{q.name} | {model} seed {seed}: {trained['steps']} steps in {trained['train_seconds']:.0f} s, per-word "
-                      f"perplexity {result['ppl']:.1f}, R@1 {_r1(result)}", flush=True)
+                      f"perplexity {result['ppl_open']:.1f} (as scored {result['ppl']:.1f}), R@1 {_r1(result)}", flush=True)
                 if not args.keep_models:
                     shutil.rmtree(model_dir, ignore_errors=True)
+    from hf_livechat.tokenization import load_tokenizer
+
+    for q in logs.values():
+        fill_unknown_cost(results, q, {"bare": lm_row[2], "lm": lm_row[2], "small": load_tokenizer(None)})
     print_trained_table(results, [q.name for q in queries])
 
 
@@ -414,7 +446,9 @@ def print_trained_table(results: Path, logs: list[str]) -> None:
     """The table over every result under `results` (mean +- sample std over seeds), then the comments of the first
     seed beside the real next messages."""
     rows = [json.loads(f.read_text()) for f in sorted(results.glob("*.json"))]
-    print("\n| log | model | seeds | per-word perplexity | R@1 (queries) | training steps | training s |\n|---|---|---|---|---|---|---|")
+    print("\nPer-word perplexity with each [UNK] of a closed vocabulary spread over the log's pieces it cannot spell "
+          "(as scored, without that, in brackets; the [UNK] pieces of the log after them)")
+    print("\n| log | model | seeds | per-word perplexity (as scored; [UNK] pieces) | R@1 (queries) | training steps | training s |\n|---|---|---|---|---|---|---|")
     for log in logs:
         models: dict[str, list[dict]] = {}
         for row in rows:
@@ -425,7 +459,10 @@ def print_trained_table(results: Path, logs: list[str]) -> None:
             steps = _spread([r["steps"] for r in runs], 0) if "steps" in runs[0] else "-"
             seconds = _spread([r["train_seconds"] for r in runs], 0) if "train_seconds" in runs[0] else "-"
             seeds = ",".join(str(r["seed"]) for r in runs if r["seed"] is not None) or "-"
-            print(f"| {log} | {model} | {seeds} | {_spread([r['ppl'] for r in runs], 1)} | {r1} | {steps} | {seconds} |")
+            ppl = _spread([r.get("ppl_open", r["ppl"]) for r in runs], 1)
+            if runs[0].get("unknown_pieces"):
+                ppl += f" ({_spread([r['ppl'] for r in runs], 1)}; {runs[0]['unknown_pieces']})"
+            print(f"| {log} | {model} | {seeds} | {ppl} | {r1} | {steps} | {seconds} |")
     for log in logs:
         bare = next((r for r in rows if r["log"] == log and r["seed"] is None and "real" in r), None)
         if bare is None:

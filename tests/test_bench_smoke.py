@@ -34,7 +34,7 @@ EXPECTED = {
                         r"the head, the recent rate, the truth ceiling\n\w+ +\d+ windows(.*\|){3}"],
     "bench_lm_fusion.py": [r"cross_attention: LiveChat adds [\d.]+M parameters; training step", r"prefix: LiveChat adds [\d.]+M parameters"],
     "bench_real_chat.py": [r"bare LM zero-shot .*: per-word perplexity [\d.]+ on 2 messages", r"\| row \| log \| N \| per-word perplexity \|",
-                           r"\| LiveChat small, from scratch \| 1 \| [\d.]+ \|", r"\| LiveChat small \+ tiny random llama decoder \(LoRA r=16\) \| 1 \| [\d.]+ \|",
+                           r"\| LiveChat small, from scratch \| 1 \| [\d.]+( \([\d.]+; \d+\))? \|", r"\| LiveChat small \+ tiny random llama decoder \(LoRA r=16\) \| 1 \| [\d.]+ \|",
                            r"the real next message and each model's greedy comment"],
     "bench_timing.py": [r"\| activity model \| auto \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", r"\| activity model \| fixed interval, same count",
                         r"\| recent rate \(trivial\) \| auto \|", r"\| chat-only model \| auto \|", r"activity: Spearman with the chat.s count in the next 10 s over \d+ windows"],

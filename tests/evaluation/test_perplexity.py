@@ -10,7 +10,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words, per_word_perplexity
+from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words, per_word_perplexity, unknown_pieces, unknown_token_cost
 
 
 def test_count_words_adds_the_line_end():
@@ -96,3 +96,18 @@ def test_bad_inputs(tiny_lm):
         causal_lm_target_nll(model, tokenizer, ["a", "b"], ["c"])
     with pytest.raises(ValueError, match="has no tokens"):
         causal_lm_target_nll(model, tokenizer, ["a"], [""])
+
+
+def test_unknown_tokens_cost_log_of_the_pieces_they_stand_for(tiny_lm):
+    from hf_livechat.tokenization import default_tokenizer
+
+    bert = default_tokenizer()  # BERT uncased: the emoji are [UNK], whole pieces
+    log = ["gg 💚💚💚", "🦆 lol", "gg", "💚💚💚 again", "a 🐸 b"]
+    assert unknown_pieces(bert, log) == {"💚💚💚": 2, "🦆": 1, "🐸": 1}
+    targets = ["💚💚💚 gg 🦆", "gg", "new 🍕"]
+    costs, pieces = unknown_token_cost(bert, targets, log)
+    assert pieces == 4  # the log's three and the target's 🍕
+    np.testing.assert_allclose(costs, [2 * math.log(4), 0.0, math.log(4)])
+    # an open vocabulary spells everything: nothing to add
+    costs, pieces = unknown_token_cost(tiny_lm[1], targets, log)
+    assert pieces == 0 and not costs.any()

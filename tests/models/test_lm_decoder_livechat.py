@@ -358,3 +358,41 @@ def test_int8_serving_keeps_the_lm_decoders_predictions(tmp_path):
     assert model.generate(**clip_inputs(processor), max_new_tokens=4, num_beams=2).shape[0] == 2
     with pytest.raises(ValueError, match="quantization must be one of"):
         quantize_decoder(model, "int4")
+
+
+@pytest.mark.parametrize(
+    "fusion, attn_implementation, lm_decoder",
+    [("cross_attention", "sdpa", True), ("prefix", "sdpa", True), ("cross_attention", "eager", True), (None, None, False)],
+)
+def test_several_targets_per_clip_give_the_loss_of_the_clip_repeated_once_per_target(tmp_path, fusion, attn_implementation, lm_decoder):
+    """K targets of a clip in one step (an LM decoder packs them after the clip's prefix, each reading the prefix and
+    itself): the same loss and gradients as the clip repeated K times with one target each."""
+    if lm_decoder:
+        folder = save_tiny_lm(tmp_path / "lm", "llama")
+        model, processor = livechat_with_lm(folder, decoder_fusion=fusion, copy_mechanism=True)
+        model.get_decoder().lm.config._attn_implementation = attn_implementation
+        if fusion == "cross_attention":
+            open_gates(model)
+    else:
+        folder = save_tiny_lm(tmp_path / "lm", "llama")  # its tokenizer only
+        processor = LiveChatProcessor(PreTrainedTokenizerFast.from_pretrained(folder))
+        model = LiveChatForCommentGeneration(tiny_config(vocab_size=len(processor.tokenizer), copy_mechanism=True, pad_token_id=processor.pad_token_id)).eval()
+    targets = [["pizza is great", "hi", "what a goal now"], ["LUL", "otters are cute", None]]
+    flat = [t for row in targets for t in row]
+    labels = processor.encode_targets([t or "" for t in flat])
+    labels[5] = -100  # the second clip has two comments
+    inputs = clip_inputs(processor)
+    packed = model(**inputs, labels=labels, targets_per_clip=3)
+    assert packed.logits is None, "several targets per clip: only the target tokens meet the vocabulary"
+    repeated = {key: value.repeat_interleave(3, dim=0) for key, value in inputs.items()}
+    alone = model(**repeated, labels=labels)
+    torch.testing.assert_close(packed.loss, alone.loss, atol=1e-5, rtol=1e-5)
+    packed.loss.backward()
+    packed_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    alone.loss.backward()
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            torch.testing.assert_close(packed_grads[name], p.grad, atol=1e-4, rtol=1e-3, msg=name)
+    with pytest.raises(ValueError, match="candidates_per_memory|does not match"):
+        model(**inputs, labels=labels[:5], targets_per_clip=3)

@@ -143,3 +143,27 @@ def test_activity_labels_are_the_response_counts(processor):
     batch = DataCollatorForCommentGeneration(processor)(rows)
     assert batch["activity_labels"].tolist() == [float(len(r["response_comments"])) for r in rows]
     assert "activity_labels" not in DataCollatorForCommentGeneration(processor, activity_labels=False)(rows)
+
+
+def test_several_targets_per_clip_are_distinct_comments_of_its_window(processor):
+    rows = toy_rows(3)  # 3 response comments each
+    rows[1] = {**rows[1], "response_comments": rows[1]["response_comments"][:1]}
+    collator = DataCollatorForCommentGeneration(processor, targets_per_clip=4, seed=0)
+    batch = collator(rows)
+    assert batch["targets_per_clip"] == 4 and batch["labels"].shape[0] == 12
+    for clip, row in enumerate(rows):
+        texts = sorted(c["text"] for c in row["response_comments"])
+        drawn = [processor.decode(ids[ids != -100]) for ids in batch["labels"][clip * 4 : clip * 4 + 4]]
+        # every comment of the window once, then rows with nothing to learn
+        assert sorted(drawn[: len(texts)]) == texts and all(t == "" for t in drawn[len(texts) :])
+        assert batch["labels"][clip * 4 + len(texts) : clip * 4 + 4].eq(-100).all()
+    # the draw is a function of (seed, epoch, clip): the same again, another order in another epoch
+    assert torch.equal(collator(rows)["labels"], batch["labels"])
+    orders = set()
+    for epoch in range(20):
+        collator.epoch = epoch
+        orders.add(tuple(decoded_targets(processor, DataCollatorForCommentGeneration(processor, targets_per_clip=2, epoch=epoch)(rows[:1]))))
+    assert len(orders) == 6, "every ordered pair of the 3 comments is drawn"
+    assert "targets_per_clip" not in DataCollatorForCommentGeneration(processor)(rows)
+    with pytest.raises(ValueError, match="targets_per_clip"):
+        DataCollatorForCommentGeneration(processor, targets_per_clip=0)

@@ -20,6 +20,7 @@ def _train(args):
         decoder_fusion=args.decoder_fusion,
         decoder_prompt=args.decoder_prompt,
         lora_r=args.lora_r,
+        targets_per_clip=args.targets_per_clip,
         config_overrides=args.config_overrides,
         modality_dropout=args.modality_dropout,
         unconditional_rate=args.unconditional_rate,
@@ -243,6 +244,11 @@ def add_parsers(sub) -> None:
         "the fusion alone ('none')",
     )
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank on the LM decoder (0: train the whole LM); the saved model holds merged weights")
+    p.add_argument(
+        "--targets-per-clip", type=int, default=None,
+        help=f"target comments per clip and step (default {TrainingDefaults.targets_per_clip}; "
+        f"{TrainingDefaults.lm_decoder_targets_per_clip} with --decoder, which reads the clip once for all of them)",
+    )
     p.add_argument("--pretrain-steps", type=int, default=0, help="masked-LM pretraining steps before comment generation")
     p.add_argument("--epochs", type=float, default=TrainingDefaults.epochs, help="passes over the training clips (a new random target each)")
     p.add_argument("--batch-size", type=int, default=TrainingDefaults.batch_size, help="clips per step and process")

@@ -6,11 +6,19 @@ model has to predict too. `per_word_perplexity = exp(sum of NLL / sum of words)`
 
 `causal_lm_target_nll` computes those sums for any causal LM of transformers, given prompts and the targets that
 follow them, in padded batches (one forward pass per batch).
+
+A closed vocabulary (BERT's WordPiece: an emoji, a rare CJK character or a long spam word becomes `[UNK]`) predicts
+"some word I cannot spell" for the price of one token, which an open vocabulary (byte-level BPE) never gets to do: on
+the YouTube premiere's chat a fifth of the test words are `[UNK]` to BERT's tokenizer, on Bilibili's half.
+`unknown_token_cost` spreads each `[UNK]`'s probability evenly over the pieces of the log that the tokenizer cannot
+spell (adding `log N` nats per `[UNK]`, N such distinct pieces), the usual adjustment for comparing closed and open
+vocabularies; a tokenizer without an unknown token costs nothing more.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +47,32 @@ def per_word_perplexity(nll: Sequence[float], texts: Sequence[str]) -> float:
     if not np.isfinite(nll).all() or (nll < 0).any():
         raise ValueError("NLL values must be finite and >= 0")
     return math.exp(nll.sum() / sum(count_words(text) for text in texts))
+
+
+def unknown_pieces(tokenizer, texts: Sequence[str]) -> Counter:
+    """How often each piece of `texts` that `tokenizer` cannot spell occurs (the text its `[UNK]` tokens stand for);
+    empty for a tokenizer without an unknown token."""
+    unk_id = tokenizer.unk_token_id
+    pieces: Counter = Counter()
+    if unk_id is None or not texts:
+        return pieces
+    encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"]):
+        pieces.update(text[start:end] for token, (start, end) in zip(ids, offsets) if token == unk_id)
+    return pieces
+
+
+def unknown_token_cost(tokenizer, texts: Sequence[str], vocabulary_texts: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Per text, the nats to add to its NLL so that a closed vocabulary's per-word perplexity compares with an open
+    one's: `log N` per `[UNK]` token of the text, N the distinct pieces of `vocabulary_texts` (the whole log) and of
+    `texts` that `tokenizer` cannot spell. Returns the costs and N (0 and zeros without unknown tokens)."""
+    known = unknown_pieces(tokenizer, vocabulary_texts)
+    counts = [unknown_pieces(tokenizer, [text]) for text in texts]
+    for count in counts:
+        known.update(count)
+    if not known:
+        return np.zeros(len(texts)), 0
+    return np.array([sum(count.values()) * math.log(len(known)) for count in counts]), len(known)
 
 
 def causal_lm_target_nll(
@@ -116,4 +150,4 @@ def causal_lm_target_nll(
     return nll, counts
 
 
-__all__ = ["causal_lm_target_nll", "count_words", "per_word_perplexity"]
+__all__ = ["causal_lm_target_nll", "count_words", "per_word_perplexity", "unknown_pieces", "unknown_token_cost"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from transformers import TrainerCallback
 
@@ -49,6 +50,10 @@ class DataCollatorForCommentGeneration:
             activity head (turn off for a model built with `activity_head=False`). Quiet clips (no response comment,
             built with `--min-response-comments 0`) then get no target tokens (labels all -100) and teach only the
             head; without activity labels such a clip is an error.
+        targets_per_clip: comments of each clip's response window used as targets at once, drawn without
+            replacement (a window with fewer gives all of its comments; the rest of its rows are `-100`). With more
+            than one, `labels` has `targets_per_clip` rows per clip and the batch says so to the model
+            (`targets_per_clip`): an LM decoder then reads the clip's prefix once for all of them.
     """
 
     processor: object
@@ -60,12 +65,29 @@ class DataCollatorForCommentGeneration:
     unconditional_rate: float = 0.0
     video_feature_dim: int | None = None
     activity_labels: bool = True
+    targets_per_clip: int = 1
     epoch: int = 0
 
     def __post_init__(self):
         for name in ("modality_dropout", "unconditional_rate"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.targets_per_clip < 1:
+            raise ValueError(f"targets_per_clip must be >= 1, got {self.targets_per_clip}")
+
+    def choose_targets(self, row: dict) -> list[str | None]:
+        """`targets_per_clip` targets of the clip (`choose_target`'s one when it is 1); `None` where there is none."""
+        if self.targets_per_clip == 1:
+            return [self.choose_target(row)]
+        comments = row["response_comments"]
+        if not comments and not self.activity_labels:
+            raise ValueError(f"clip {row.get('clip_id') or '?'} has no response comment to use as a target")
+        if row.get("clip_id") is None:
+            raise ValueError("clip rows need a 'clip_id' (the target draw is keyed on it)")
+        key = f"{self.seed}:{self.epoch}:{row['clip_id']}" if self.random_target else str(row["clip_id"])
+        order = np.random.default_rng(_stable_index(key, 2**63)).permutation(len(comments))[: self.targets_per_clip]
+        drawn = [comments[i]["text"] for i in order]
+        return drawn + [None] * (self.targets_per_clip - len(drawn))
 
     def choose_target(self, row: dict) -> str | None:
         """The clip's target comment; `None` for a quiet clip (no response comment) when the activity head trains on
@@ -96,7 +118,7 @@ class DataCollatorForCommentGeneration:
         return tuple(name for name in MODALITIES if drawn(name, self.modality_dropout))
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        targets = [self.choose_target(r) for r in rows]
+        targets = [target for r in rows for target in self.choose_targets(r)]
         quiet = [i for i, target in enumerate(targets) if target is None]
         inputs = clip_processor_inputs(
             rows,
@@ -104,9 +126,12 @@ class DataCollatorForCommentGeneration:
             ablate=self.drop_modalities,
             row_ablations=[self.dropped_modalities(r) for r in rows],
         )
-        batch = dict(self.processor(**inputs, targets=[t or "" for t in targets], training=self.training))
+        batch = dict(self.processor(**inputs, training=self.training))
+        batch["labels"] = self.processor.encode_targets([t or "" for t in targets])
         if quiet:
-            batch["labels"][quiet] = -100  # nothing to say: these clips teach only the activity head
+            batch["labels"][quiet] = -100  # nothing to say: these rows teach nothing, quiet clips only the activity head
+        if self.targets_per_clip > 1:
+            batch["targets_per_clip"] = self.targets_per_clip
         if self.activity_labels:
             batch["activity_labels"] = torch.tensor([float(len(r["response_comments"])) for r in rows])
         return batch

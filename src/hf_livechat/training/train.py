@@ -73,6 +73,12 @@ class LiveChatRecipeArguments:
         metadata={"help": "what the LM decoder also reads as text before the comment: 'chat' (the context comments) or "
                   "'none' (the clip through the fusion alone)"},
     )
+    targets_per_clip: int | None = field(
+        default=None,
+        metadata={"help": "target comments per clip and step, drawn from its response window without replacement "
+                  f"(default {TrainingDefaults.targets_per_clip}, {TrainingDefaults.lm_decoder_targets_per_clip} with an "
+                  "LM decoder, which reads the clip's prefix once for all of them)"},
+    )
     lora_r: int = field(
         default=16,
         metadata={"help": "LoRA rank on the LM decoder's attention and MLP projections (0: train the whole LM); the "
@@ -115,6 +121,11 @@ class LiveChatRecipeArguments:
     )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation")
+
+    def resolved_targets_per_clip(self, config: LiveChatConfig) -> int:
+        if self.targets_per_clip is not None:
+            return self.targets_per_clip
+        return TrainingDefaults.lm_decoder_targets_per_clip if config.decoder is not None else TrainingDefaults.targets_per_clip
 
 
 def recipe_training_arguments(
@@ -317,7 +328,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
     collator = DataCollatorForCommentGeneration(
         processor, random_target=True, training=True, seed=args.seed, modality_dropout=recipe.modality_dropout,
         unconditional_rate=recipe.unconditional_rate, video_feature_dim=video_feature_dim,
-        activity_labels=model.config.activity_head,
+        activity_labels=model.config.activity_head, targets_per_clip=recipe.resolved_targets_per_clip(model.config),
     )
     trainer = LiveChatTrainer(
         model=model,

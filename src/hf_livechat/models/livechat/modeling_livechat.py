@@ -824,6 +824,57 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         self_cache.batch_repeat_interleave(repeats)
         return EncoderDecoderCache(self_cache, DynamicCache())
 
+    def _packs_candidates(self) -> bool:
+        """Whether the LM's attention takes the block mask of `_packed_candidates` (SDPA and eager do; flash kernels
+        take no custom mask, and those runs repeat the prefix cache instead)."""
+        return self.lm.config._attn_implementation in ("sdpa", "eager")
+
+    def _packed_candidates(self, inputs_embeds, attention_mask, prefix, prefix_mask, fusion: dict, **kwargs) -> torch.Tensor:
+        """Hidden states `(rows, length, hidden)` of the K comments of each clip (rows `i * K ... i * K + K - 1`)
+        read in one sequence per clip: its prefix, then every comment's real tokens, each comment attending to the
+        prefix and to itself only (a block mask) at the positions it would have after the prefix alone. The prefix is
+        read once per clip and no padding is read between comments: K training targets (or ranking candidates) cost
+        about one prefix plus their own tokens. Positions a comment does not have (padding) get zeros."""
+        batch_size, prefix_width = prefix.shape[:2]
+        rows, length = inputs_embeds.shape[:2]
+        per_clip = rows // batch_size
+        real = attention_mask.bool() if attention_mask is not None else inputs_embeds.new_ones(rows, length, dtype=torch.bool)
+        row_index, token_index = real.nonzero(as_tuple=True)
+        clip_index = row_index // per_clip
+        # each real token's place after its clip's prefix: the tokens of the clip's earlier comments, then its rank
+        tokens_per_row = real.sum(-1)
+        clip_tokens = tokens_per_row.view(batch_size, per_clip)
+        row_start = (clip_tokens.cumsum(-1) - clip_tokens).view(-1)
+        rank = real.long().cumsum(-1)[row_index, token_index] - 1
+        slot = prefix_width + row_start[row_index] + rank
+        width = prefix_width + int(clip_tokens.sum(-1).max())
+
+        packed = prefix.new_zeros(batch_size, width, prefix.shape[-1])
+        packed[:, :prefix_width] = prefix
+        packed[clip_index, slot] = inputs_embeds[row_index, token_index].to(prefix.dtype)
+        # segment of every packed position: 0 prefix, r + 1 the comment of row r, -1 padding
+        segment = torch.full((batch_size, width), -1, dtype=torch.long, device=prefix.device)
+        segment[:, :prefix_width] = torch.where(prefix_mask.bool(), 0, -1)
+        segment[clip_index, slot] = row_index + 1
+        prefix_tokens = prefix_mask.long().sum(-1)
+        positions = torch.zeros_like(segment)
+        positions[:, :prefix_width] = self._positions(prefix_mask, prefix_width)
+        positions[clip_index, slot] = prefix_tokens[clip_index] + rank
+
+        query, key = segment.unsqueeze(2), segment.unsqueeze(1)
+        causal = torch.ones(width, width, dtype=torch.bool, device=prefix.device).tril()
+        allowed = causal & (key >= 0) & ((key == 0) | (key == query))
+        allowed |= torch.eye(width, dtype=torch.bool, device=prefix.device)  # padding attends to itself, never NaN
+        allowed = allowed.unsqueeze(1)
+        if self.lm.config._attn_implementation == "eager":  # eager adds the mask to the scores
+            allowed = torch.zeros(allowed.shape, dtype=packed.dtype, device=packed.device).masked_fill(~allowed, torch.finfo(packed.dtype).min)
+        outputs = self.lm.base_model(
+            inputs_embeds=packed, attention_mask=allowed, position_ids=positions, use_cache=False, **fusion, **kwargs
+        )
+        hidden_states = outputs.last_hidden_state.new_zeros(rows, length, outputs.last_hidden_state.shape[-1])
+        hidden_states[row_index, token_index] = outputs.last_hidden_state[clip_index, slot]
+        return hidden_states
+
     @staticmethod
     def _positions(attention_mask: torch.Tensor, length: int) -> torch.LongTensor:
         """Position ids of the last `length` inputs: real positions counted from each row's first one, so that a
@@ -875,6 +926,10 @@ class LiveChatLMDecoder(LiveChatPreTrainedModel):
         else:
             past_length = self_cache.get_seq_length() if self_cache is not None else 0
             inputs_embeds = self.lm.get_input_embeddings()(input_ids)
+            if past_length == 0 and candidates_per_memory > 1 and not use_cache and self._packs_candidates():
+                fusion = self._fusion_kwargs(memory, memory_mask, None, 1)
+                hidden_states = self._packed_candidates(inputs_embeds, attention_mask, prefix, prefix_mask, fusion, **kwargs)
+                return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=hidden_states)
             if past_length == 0 and candidates_per_memory > 1:
                 # Candidate scoring: the prefix runs once per clip and its cache is shared by the clip's candidates.
                 self_cache = self.prefill_prefix(encoder_outputs, candidates_per_memory).self_attention_cache
@@ -959,8 +1014,13 @@ class LiveChatModel(LiveChatPreTrainedModel):
         encoder_outputs: LiveChatEncoderOutput | None = None,
         past_key_values: EncoderDecoderCache | None = None,
         use_cache: bool | None = None,
+        candidates_per_memory: int = 1,
         **kwargs: Unpack[TransformersKwargs],
     ) -> LiveChatModelOutput:
+        r"""
+        candidates_per_memory (`int`, defaults to 1):
+            Decoder rows per clip: rows `i * K ... i * K + K - 1` of `decoder_input_ids` read clip `i`.
+        """
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
                 video_features=video_features,
@@ -981,6 +1041,7 @@ class LiveChatModel(LiveChatPreTrainedModel):
             attention_mask=decoder_attention_mask,
             past_key_values=past_key_values,
             use_cache=use_cache,
+            candidates_per_memory=candidates_per_memory,
             **kwargs,
         )
         return LiveChatModelOutput(
@@ -1135,6 +1196,7 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         past_key_values: EncoderDecoderCache | None = None,
         labels: torch.LongTensor | None = None,
         activity_labels: torch.FloatTensor | None = None,
+        targets_per_clip: int = 1,
         use_cache: bool | None = None,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.LongTensor | None = None,
@@ -1146,6 +1208,11 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         labels (`torch.LongTensor` of shape `(batch_size, target_length)`, *optional*):
             Target comment token ids ending with `[SEP]`; `-100` positions are ignored by the loss. When given without
             `decoder_input_ids`, the decoder inputs are the labels shifted right behind `[CLS]`.
+        targets_per_clip (`int`, defaults to 1):
+            Target comments per clip: `labels` has `batch_size * targets_per_clip` rows, rows `i * K ... i * K + K - 1`
+            the targets of clip `i` (`-100` rows for a clip with fewer comments). The clip is encoded once; an LM
+            decoder reads its prefix once and the K comments after it in one sequence. With K > 1 the output holds
+            the loss and no `logits`: only the target tokens are projected onto the vocabulary.
         activity_labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
             How many comments each clip's response window holds: the activity head's Poisson target.
         chat_comment_count (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
@@ -1170,9 +1237,13 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
                     "use LiveChatProcessor to build the inputs."
                 )
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)
+        if targets_per_clip < 1:
+            raise ValueError(f"targets_per_clip must be >= 1, got {targets_per_clip}")
         if labels is not None:
             if decoder_input_ids is None:
                 decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+                if targets_per_clip > 1 and decoder_attention_mask is None:
+                    decoder_attention_mask = labels.ne(-100).long()  # what the packed targets read: no padding
             use_cache = False
         use_cache = use_cache if use_cache is not None else self.config.use_cache
         if self.training:
@@ -1192,13 +1263,20 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
             encoder_outputs=encoder_outputs,
             past_key_values=past_key_values,
             use_cache=use_cache,
+            candidates_per_memory=targets_per_clip,
             **kwargs,
         )
-        logits = self.compute_logits(outputs.last_hidden_state, outputs.encoder_outputs)
-
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch)
+        loss = logits = None
+        if labels is not None and targets_per_clip > 1:
+            # Several targets per clip are a training batch: only their tokens are projected onto the vocabulary.
+            token_logprobs, _ = self._target_token_log_probs(
+                outputs.last_hidden_state, labels, outputs.encoder_outputs, targets_per_clip
+            )
+            loss = -token_logprobs.sum() / (num_items_in_batch if num_items_in_batch is not None else max(len(token_logprobs), 1))
+        else:
+            logits = self.compute_logits(outputs.last_hidden_state, outputs.encoder_outputs)
+            if labels is not None:
+                loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, num_items_in_batch=num_items_in_batch)
         activity_log_rate = activity_loss = None
         # Not at each decoding step of `generate`, which passes the same encoder outputs in again and again.
         # A head reading the chat's time bins has nothing to read when the chat came without times (plain strings).
@@ -1328,6 +1406,31 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         processors.insert(0, LiveChatGuidanceLogitsProcessor(self, guidance_scale))
         return processors
 
+    def _target_token_log_probs(
+        self, hidden_states: torch.Tensor, labels: torch.LongTensor, encoder_outputs: LiveChatEncoderOutput, candidates_per_memory: int
+    ) -> tuple[torch.FloatTensor, torch.LongTensor]:
+        """Log-probabilities of the target tokens (`labels` other than `-100`, in row order) and the row of each.
+        The vocabulary projection is the costliest step: it runs on target tokens only, not on padding."""
+        is_target = labels.ne(-100)
+        targets = labels[is_target]
+        token_logprobs = -F.cross_entropy(
+            self.get_output_embeddings()(hidden_states[is_target]).float(), targets, reduction="none"
+        )
+        row_index = is_target.nonzero()[:, 0]
+        if self.copy_head is not None:
+            # The copy distribution at the target token only: attention mass on context tokens equal to it.
+            attention, gate = self.copy_head.attend(
+                hidden_states,
+                encoder_outputs.copy_source_states.to(hidden_states.dtype),
+                encoder_outputs.copy_source_mask,
+                candidates_per_memory=candidates_per_memory,
+            )
+            source_ids = encoder_outputs.copy_source_ids[row_index // candidates_per_memory]
+            copy = (attention[is_target] * source_ids.eq(targets[:, None])).sum(-1)
+            gate = gate[is_target].squeeze(-1)
+            token_logprobs = ((1 - gate) * token_logprobs.exp() + gate * copy).clamp_min(1e-12).log()
+        return token_logprobs, row_index
+
     def _candidate_log_likelihood(
         self,
         labels: torch.LongTensor,
@@ -1341,31 +1444,14 @@ class LiveChatForCommentGeneration(LiveChatPreTrainedModel, GenerationMixin):
         hidden_states = self.model.decoder(
             input_ids=decoder_input_ids,
             encoder_outputs=encoder_outputs,
+            attention_mask=labels.ne(-100).long(),
             use_cache=False,
             candidates_per_memory=candidates_per_memory,
         ).last_hidden_state
-        # The vocabulary projection is the costliest step: run it on target tokens only, not on padding.
-        is_target = labels.ne(-100)
-        targets = labels[is_target]
-        token_logprobs = -F.cross_entropy(
-            self.get_output_embeddings()(hidden_states[is_target]).float(), targets, reduction="none"
-        )
-        candidate_index = is_target.nonzero()[:, 0]
-        if self.copy_head is not None:
-            # The copy distribution at the target token only: attention mass on context tokens equal to it.
-            attention, gate = self.copy_head.attend(
-                hidden_states,
-                encoder_outputs.copy_source_states.to(hidden_states.dtype),
-                encoder_outputs.copy_source_mask,
-                candidates_per_memory=candidates_per_memory,
-            )
-            source_ids = encoder_outputs.copy_source_ids[candidate_index // candidates_per_memory]
-            copy = (attention[is_target] * source_ids.eq(targets[:, None])).sum(-1)
-            gate = gate[is_target].squeeze(-1)
-            token_logprobs = ((1 - gate) * token_logprobs.exp() + gate * copy).clamp_min(1e-12).log()
-        scores = token_logprobs.new_zeros(labels.shape[0]).index_add_(0, candidate_index, token_logprobs)
+        token_logprobs, row_index = self._target_token_log_probs(hidden_states, labels, encoder_outputs, candidates_per_memory)
+        scores = token_logprobs.new_zeros(labels.shape[0]).index_add_(0, row_index, token_logprobs)
         if length_normalize:
-            scores = scores / is_target.sum(-1).clamp(min=1)
+            scores = scores / labels.ne(-100).sum(-1).clamp(min=1)
         return scores
 
     @torch.no_grad()
