@@ -100,6 +100,8 @@ def main():
     parser.add_argument("--feature-dim", type=int, default=None, help="frame feature size of generated clips (default: the reference's 2048)")
     parser.add_argument("--decoder", default=None, help="a pretrained causal LM as the decoder (e.g. smollm2-135m), as train --decoder")
     parser.add_argument("--lora-r", type=int, default=16, help="with --decoder: LoRA rank (0: the whole LM trains)")
+    parser.add_argument("--targets-per-clip", type=int, default=None,
+                        help="target comments per clip and step (default: train's, 1, or 8 with --decoder)")
     parser.add_argument("--smoke", action="store_true", help="toy sizes in seconds, to check that the script runs")
     args = parser.parse_args()
     if args.smoke:  # toy sizes; flags given on the command line still win
@@ -132,7 +134,8 @@ def main():
         model.get_decoder().load_pretrained_lm()
         if args.lora_r:
             apply_lora(model, r=args.lora_r)
-    collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=0)
+    targets_per_clip = args.targets_per_clip or (recipe.resolved_targets_per_clip(config) if args.decoder else 1)
+    collator = DataCollatorForCommentGeneration(processor, random_target=True, training=True, seed=0, targets_per_clip=targets_per_clip)
     print(
         f"{args.config} LiveChat{f' + {args.decoder} decoder (LoRA r {args.lora_r})' if args.decoder else ''} "
         f"({model.num_parameters() / 1e6:.1f}M parameters) on {device}, "
@@ -152,9 +155,10 @@ def main():
         )
         trainer.train()
     samples_per_s = timer.steps * args.batch_size / timer.elapsed
-    print(f"training: {samples_per_s:.1f} samples/s ({1000 * timer.elapsed / timer.steps:.0f} ms per step of {args.batch_size})")
+    print(f"training: {samples_per_s:.1f} samples/s ({1000 * timer.elapsed / timer.steps:.0f} ms per step of {args.batch_size} "
+          f"clips, {targets_per_clip} target comment{'s' if targets_per_clip > 1 else ''} each)")
 
-    batch = {k: v.to(device) for k, v in collator([train_set[i] for i in range(args.batch_size)]).items()}
+    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in collator([train_set[i] for i in range(args.batch_size)]).items()}
     with FlopCounterMode(display=False) as counter:
         model(**batch).loss.backward()
     flops_per_sample = counter.get_total_flops() / args.batch_size
