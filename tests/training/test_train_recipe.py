@@ -198,3 +198,16 @@ def test_two_process_ddp_sees_different_data_and_ends_with_equal_weights(dataset
     assert ranks[0]["seen"] and ranks[1]["seen"]
     assert not set(ranks[0]["seen"][:3]) & set(ranks[1]["seen"][:3]), "both processes got the same first batch"
     assert ranks[0]["sha"] == ranks[1]["sha"], "weights differ between processes after training"
+
+
+def test_a_short_run_warms_up_for_a_tenth_of_its_steps(tmp_path, capsys):
+    from hf_livechat.cli import main
+
+    data = write_clip_dataset(tmp_path / "clips", {"train": 16})
+    out = tmp_path / "model"
+    # 10 epochs of 2 batches: 20 steps, which the recipe's 30 warm-up steps would fill entirely
+    assert main(["train", str(data), "--output-dir", str(out), "--config", "tiny", "--epochs", "10", "--batch-size", "8",
+                 "--logging-steps", "1", "--no-refit-activity"]) == 0
+    assert "warm-up: 2 steps, a tenth of the run's 20 (not 30)" in capsys.readouterr().out
+    rates = [e["learning_rate"] for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "learning_rate" in e]
+    assert len(rates) == 20 and max(rates) == pytest.approx(1e-3, rel=0.02) and rates.index(max(rates)) <= 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,25 @@ def _feature_dim(dataset) -> int | None:
     return shape[-1] if shape else None
 
 
+def _shorten_warmup(trainer: Trainer) -> None:
+    """A warm-up longer than a tenth of the run becomes a tenth: the recipe's 30 steps are nothing in the world family's
+    thousands, but the whole of a short run (an LM decoder's 25 steps on a CPU), which then never reaches its
+    learning rate."""
+    args = trainer.args
+    if args.max_steps > 0:
+        total = args.max_steps
+    else:
+        try:
+            batches = len(trainer.get_train_dataloader())
+        except TypeError:  # a stream of unknown length: its schedule is the user's
+            return
+        total = math.ceil(batches / args.gradient_accumulation_steps * args.num_train_epochs)
+    warmup = args.get_warmup_steps(total)
+    if warmup > total // 10:
+        args.warmup_steps = max(1, total // 10)
+        print(f"warm-up: {args.warmup_steps} steps, a tenth of the run's {total} (not {warmup})")
+
+
 def _resume_point(output_dir: str) -> str | None:
     return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
 
@@ -356,6 +376,7 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
                 f"checkpoint selection: off, validation has {queries} livechat queries (fewer than "
                 f"{recipe.min_selection_queries}: one query moves Recall@1 by {1 / queries:.3f}); the last weights are kept"
             )
+    _shorten_warmup(trainer)
     trainer.train(resume_from_checkpoint=_resume_point(args.output_dir))
     # generate(), the pipeline and live mode decode with the model's generation config
     trainer.model.generation_config.guidance_scale = None if recipe.guidance_scale == 1 else recipe.guidance_scale
