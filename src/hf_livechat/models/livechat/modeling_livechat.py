@@ -152,8 +152,10 @@ class LiveChatCommentGenerationOutput(Seq2SeqLMOutput):
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` is given):
             Token-level cross-entropy of the target comment (`-100` positions ignored).
-        logits (`torch.FloatTensor` of shape `(batch_size, target_length, vocab_size)`):
-            Next-token scores (log-probabilities of the mixed distribution with `config.copy_mechanism`).
+        logits (`torch.FloatTensor` of shape `(batch_size, target_length, vocab_size)`, *optional*):
+            Next-token scores (log-probabilities of the mixed distribution with `config.copy_mechanism`); `None` for a
+            training batch of several targets per clip (`targets_per_clip > 1`), whose loss meets the vocabulary at
+            the target tokens only.
         past_key_values (`EncoderDecoderCache`, *optional*):
             Decoder cache, for generation.
         decoder_hidden_states, decoder_attentions, cross_attentions, encoder_last_hidden_state, encoder_hidden_states,
