@@ -79,28 +79,29 @@ class DataCollatorForCommentGeneration:
         """`targets_per_clip` targets of the clip (`choose_target`'s one when it is 1); `None` where there is none."""
         if self.targets_per_clip == 1:
             return [self.choose_target(row)]
-        comments = row["response_comments"]
-        if not comments and not self.activity_labels:
-            raise ValueError(f"clip {row.get('clip_id') or '?'} has no response comment to use as a target")
-        if row.get("clip_id") is None:
-            raise ValueError("clip rows need a 'clip_id' (the target draw is keyed on it)")
-        key = f"{self.seed}:{self.epoch}:{row['clip_id']}" if self.random_target else str(row["clip_id"])
-        order = np.random.default_rng(_stable_index(key, 2**63)).permutation(len(comments))[: self.targets_per_clip]
-        drawn = [comments[i]["text"] for i in order]
+        comments, key = row["response_comments"], self._draw_key(row)
+        order = [] if key is None else np.random.default_rng(_stable_index(key, 2**63)).permutation(len(comments))
+        drawn = [comments[i]["text"] for i in order[: self.targets_per_clip]]
         return drawn + [None] * (self.targets_per_clip - len(drawn))
 
-    def choose_target(self, row: dict) -> str | None:
-        """The clip's target comment; `None` for a quiet clip (no response comment) when the activity head trains on
-        it (its count, 0, is all there is to learn)."""
-        comments = row["response_comments"]
+    def _draw_key(self, row: dict) -> str | None:
+        """What the clip's target draw is keyed on; `None` for a quiet clip when the activity head trains on it."""
         clip_id = row.get("clip_id")
-        if not comments:
+        if not row["response_comments"]:
             if self.activity_labels:
                 return None
             raise ValueError(f"clip {clip_id or '?'} has no response comment to use as a target")
         if clip_id is None:
             raise ValueError("clip rows need a 'clip_id' (the target draw is keyed on it)")
-        key = f"{self.seed}:{self.epoch}:{clip_id}" if self.random_target else str(clip_id)
+        return f"{self.seed}:{self.epoch}:{clip_id}" if self.random_target else str(clip_id)
+
+    def choose_target(self, row: dict) -> str | None:
+        """The clip's target comment; `None` for a quiet clip (no response comment) when the activity head trains on
+        it (its count, 0, is all there is to learn)."""
+        key = self._draw_key(row)
+        if key is None:
+            return None
+        comments = row["response_comments"]
         return comments[_stable_index(key, len(comments))]["text"]
 
     def dropped_modalities(self, row: dict) -> tuple[str, ...]:
