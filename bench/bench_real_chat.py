@@ -13,7 +13,10 @@ same ones, each given the 15 messages before it.
 
 A row is a scorer, `(contexts, targets) -> (NLL per target, words per target)`: the summed negative log-likelihood
 (natural log) of a target's tokens including its line end, and its whitespace words plus one for the line end. The
-table gives `exp(sum NLL / sum words)` per log, which compares models with different tokenizers. Rows:
+table gives `exp(sum NLL / sum words)` per log, which compares models with different tokenizers, of the comments as
+written: the from-scratch rows' BERT uncased vocabulary also pays for what it does not spell, each `[UNK]` spread over
+the log's pieces it stands for and the case of each letter (`hf_livechat.evaluation.perplexity`; the figure as scored
+is in brackets). Rows:
 
 - bare LM zero-shot: the LM (default SmolLM2-135M-Instruct, offline through the `lm` extra) given the previous
   15 messages as plain lines; prompt = those lines joined by "\\n" plus "\\n", target = the message plus "\\n".
@@ -55,7 +58,7 @@ import torch
 from hf_livechat.data.chat import ChatFilters, ChatMessage, read_chat, write_twitch_json
 from hf_livechat.data.clips import ClipConfig
 from hf_livechat.data.windows import StreamContext
-from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words, unknown_token_cost
+from hf_livechat.evaluation.perplexity import case_cost, causal_lm_target_nll, count_words, unknown_token_cost
 
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -81,6 +84,7 @@ class LogQueries:
     targets: list[ChatMessage]
     rows: list[dict]  # each target's chat-only window row (the 20 s before it), for LiveChat models
     texts: list[str]  # every message of the log (after filtering): the pieces a closed vocabulary's [UNK] stands for
+    train_texts: list[str]  # the messages of the first 70 %: where a lower-casing model's case chain is counted
 
 
 def find_logs(data: Path) -> dict[str, Path]:
@@ -114,7 +118,7 @@ def draw_queries(name: str, path: Path, n: int, seed: int, filters: ChatFilters 
     return LogQueries(
         name, path, len(messages), len(test),
         contexts=[messages[i - CONTEXT_MESSAGES : i] for i in drawn], targets=[messages[i] for i in drawn], rows=rows,
-        texts=[m.text for m in messages],
+        texts=[m.text for m in messages], train_texts=[m.text for m in messages if m.time < cut],
     )
 
 
@@ -263,7 +267,7 @@ class StepClock:
 
 
 def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, batch_size: int | None, lm: str,
-                budget: float | None = None) -> dict:
+                budget: float | None = None, targets_per_clip: int | None = None) -> dict:
     """`hf-livechat train` (the recipe's defaults, no validation split so the last weights are kept) for `steps`
     steps without intermediate checkpoints, stopped early once `budget` seconds of steps have passed; returns the
     steps run, their seconds, the mean step after the first (the first carries one-off start-up work), and the
@@ -275,7 +279,7 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
     from hf_livechat.training.train import LiveChatRecipeArguments, recipe_training_arguments, train_livechat
 
     recipe = LiveChatRecipeArguments(dataset_dir=str(dataset), config="small", decoder=lm if TRAINED_MODELS[model]["decoder"] else None,
-                                     lora_r=16, config_overrides=TRAIN_OVERRIDES)
+                                     lora_r=16, config_overrides=TRAIN_OVERRIDES, targets_per_clip=targets_per_clip)
     args = recipe_training_arguments(str(out), evaluations=0, seed=seed, logging_steps=max(1, steps // 5),
                                      **({"batch_size": batch_size} if batch_size else {}))
     args = Seq2SeqTrainingArguments(**{**args.to_dict(), "max_steps": steps, "save_strategy": "no"})
@@ -294,7 +298,8 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
             "seconds_per_step": float(np.mean(later)), "train_seconds": runtime}
 
 
-def seconds_per_step(results: Path, dataset: Path, log: str, model: str, scratch: Path, batch_size: int | None, lm: str) -> float:
+def seconds_per_step(results: Path, dataset: Path, log: str, model: str, scratch: Path, batch_size: int | None, lm: str,
+                     targets_per_clip: int | None = None) -> float:
     """Seconds per training step of this log and model: from an earlier run's result, or a short probe run."""
     import shutil
 
@@ -304,7 +309,7 @@ def seconds_per_step(results: Path, dataset: Path, log: str, model: str, scratch
         return latest["step_seconds"] / latest["steps"]
     probe = scratch / f"{log}--{model}--probe"
     shutil.rmtree(probe, ignore_errors=True)
-    measured = train_model(dataset, probe, model, 0, PROBE_STEPS, batch_size, lm)
+    measured = train_model(dataset, probe, model, 0, PROBE_STEPS, batch_size, lm, targets_per_clip=targets_per_clip)
     shutil.rmtree(probe, ignore_errors=True)
     return measured["seconds_per_step"]
 
@@ -322,22 +327,24 @@ def shown_queries(q: LogQueries) -> list[int]:
 
 
 def unknown_cost(tokenizer, q: LogQueries, nll: float) -> dict:
-    """The [UNK] adjustment of a row's per-word perplexity (`unknown_token_cost`): the nats added, the [UNK] pieces
-    of the log, and `ppl_open`, the perplexity with each [UNK] spread over them (the table's figure)."""
+    """What a closed, lower-casing vocabulary did not predict, added to a row's NLL: each [UNK] spread over the log's
+    pieces it stands for (`unknown_token_cost`) and the case of every letter (`case_cost`); `ppl_open` is the
+    per-word perplexity with both (the table's figure)."""
     targets = [t.text for t in q.targets]
     costs, pieces = unknown_token_cost(tokenizer, targets, q.texts)
+    case = case_cost(tokenizer, targets, q.train_texts).sum()
     words = sum(count_words(text) for text in targets)
     return {"unknown_nll": float(costs.sum()), "unknown_pieces": pieces, "unknown_targets": int((costs > 0).sum()),
-            "ppl_open": float(np.exp((nll + costs.sum()) / words))}
+            "case_nll": float(case), "ppl_open": float(np.exp((nll + costs.sum() + case) / words))}
 
 
 def fill_unknown_cost(results: Path, q: LogQueries, tokenizers: dict[str, object]) -> None:
-    """Adds the [UNK] adjustment to result files written before the bench computed it, with the tokenizer each
-    trained row was built with (`tokenizers`: model key -> tokenizer); the model folders are gone by then."""
+    """Adds the [UNK] and case adjustments to result files written before the bench computed them, with the tokenizer
+    each trained row was built with (`tokenizers`: model key -> tokenizer); the model folders are gone by then."""
     for path in results.glob(f"{log_key(q.name)}--*.json"):
         result = json.loads(path.read_text())
         model = path.stem.split("--")[1]
-        if "ppl_open" in result or model not in tokenizers:
+        if "case_nll" in result or model not in tokenizers:
             continue
         result.update(unknown_cost(tokenizers[model], q, result["nll"]))
         path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
@@ -409,12 +416,13 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
                 out = results / f"{key}--{model}--seed{seed}.json"
                 if out.is_file():
                     continue
-                step = seconds_per_step(results, dataset, key, model, work / "models", args.train_batch_size, lm_path)
+                step = seconds_per_step(results, dataset, key, model, work / "models", args.train_batch_size, lm_path, args.targets_per_clip)
                 steps = max(1, int(args.train_minutes * 60 / step))
                 model_dir = work / "models" / f"{key}--{model}--seed{seed}"
                 shutil.rmtree(model_dir, ignore_errors=True)
                 print(f"{q.name} | {model} seed {seed}: {step:.2f} s/step -> {steps} steps", flush=True)
-                trained = train_model(dataset, model_dir, model, seed, steps, args.train_batch_size, lm_path, args.train_minutes * 60)
+                trained = train_model(dataset, model_dir, model, seed, steps, args.train_batch_size, lm_path, args.train_minutes * 60,
+                                      args.targets_per_clip)
                 record_timing(work, key, model, trained)
                 result = livechat_result(model_dir, dataset, q, args.batch_size)
                 lm_name = {"smollm2-135m": "SmolLM2-135M"}.get(lm_row[0], lm_row[0])
@@ -446,8 +454,9 @@ def print_trained_table(results: Path, logs: list[str]) -> None:
     """The table over every result under `results` (mean +- sample std over seeds), then the comments of the first
     seed beside the real next messages."""
     rows = [json.loads(f.read_text()) for f in sorted(results.glob("*.json"))]
-    print("\nPer-word perplexity with each [UNK] of a closed vocabulary spread over the log's pieces it cannot spell "
-          "(as scored, without that, in brackets; the [UNK] pieces of the log after them)")
+    print("\nPer-word perplexity of the comments as written: a closed, lower-casing vocabulary pays for each [UNK] spread "
+          "over the log's pieces it cannot spell and for the case of each letter (as scored, without that, in brackets; "
+          "the [UNK] pieces of the log after them)")
     print("\n| log | model | seeds | per-word perplexity (as scored; [UNK] pieces) | R@1 (queries) | training steps | training s |\n|---|---|---|---|---|---|---|")
     for log in logs:
         models: dict[str, list[dict]] = {}
@@ -512,6 +521,8 @@ def main():
                         help="train LiveChat small from scratch and with the LM decoder on each log for about this long each")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="training seeds of --train-minutes")
     parser.add_argument("--train-batch-size", type=int, default=TRAIN_BATCH_SIZE, help="training batch size of both rows")
+    parser.add_argument("--targets-per-clip", type=int, default=None,
+                        help="comments of each clip's response window per training step (default: train's, by decoder)")
     parser.add_argument("--clip-stride", type=float, default=CLIP_STRIDE, help="seconds between the chat-only clips (build-dataset --clip-stride)")
     parser.add_argument("--models", nargs="+", choices=list(TRAINED_MODELS), default=list(TRAINED_MODELS), help="the trained rows to run")
     parser.add_argument("--livechat-model", action="append", default=[], help="score a trained LiveChat model folder on each log")

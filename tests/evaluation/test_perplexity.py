@@ -10,7 +10,15 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from hf_livechat.evaluation.perplexity import causal_lm_target_nll, count_words, per_word_perplexity, unknown_pieces, unknown_token_cost
+from hf_livechat.evaluation.perplexity import (
+    case_cost,
+    causal_lm_target_nll,
+    count_words,
+    lowercases,
+    per_word_perplexity,
+    unknown_pieces,
+    unknown_token_cost,
+)
 
 
 def test_count_words_adds_the_line_end():
@@ -111,3 +119,19 @@ def test_unknown_tokens_cost_log_of_the_pieces_they_stand_for(tiny_lm):
     # an open vocabulary spells everything: nothing to add
     costs, pieces = unknown_token_cost(tiny_lm[1], targets, log)
     assert pieces == 0 and not costs.any()
+
+
+def test_a_lower_casing_tokenizer_pays_for_the_case_it_drops(tiny_lm):
+    from hf_livechat.tokenization import default_tokenizer
+
+    bert = default_tokenizer()  # BERT uncased reads "YES" as "yes"
+    assert lowercases(bert) and not lowercases(tiny_lm[1])
+    # the chain counted on the log (add-one): a word starts upper-case 3 of 6 times, a letter after a lower-case
+    # one is upper-case 1 of 8 times, after an upper-case one 3 of 5 times
+    log = ["lol", "LOL", "Hi there"]
+    targets = ["OK", "aA", "💚x", "ok 🦆"]  # "💚x" is one [UNK] piece: its letter is the spread's to pay for
+    np.testing.assert_allclose(
+        case_cost(bert, targets, log), [math.log(2) + math.log(5 / 3), math.log(2) + math.log(8), 0.0, math.log(2) + math.log(8 / 7)]
+    )
+    # a tokenizer that keeps case already paid for it
+    assert not case_cost(tiny_lm[1], targets, log).any()

@@ -75,6 +75,58 @@ def unknown_token_cost(tokenizer, texts: Sequence[str], vocabulary_texts: Sequen
     return np.array([sum(count.values()) * math.log(len(known)) for count in counts]), len(known)
 
 
+def lowercases(tokenizer) -> bool:
+    """Whether `tokenizer` reads "A" and "a" as the same tokens (its normaliser lower-cases, as BERT uncased does)."""
+    return tokenizer("A", add_special_tokens=False)["input_ids"] == tokenizer("a", add_special_tokens=False)["input_ids"]
+
+
+_WORD_START, _LOWER, _UPPER = 0, 1, 2
+
+
+def _case_transitions(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
+    """Per text, `(previous state, letter is upper-case)` of every cased letter outside its `[UNK]` pieces (whose
+    spread already tells their spellings apart), the state restarting at each whitespace word."""
+    unknown = [[] for _ in texts]
+    if tokenizer.unk_token_id is not None and texts:
+        encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        unknown = [
+            [span for token, span in zip(ids, offsets) if token == tokenizer.unk_token_id]
+            for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"])
+        ]
+    transitions = []
+    for text, spans in zip(texts, unknown):
+        skipped = np.zeros(len(text), dtype=bool)
+        for start, end in spans:
+            skipped[start:end] = True
+        pairs, state = [], _WORD_START
+        for index, char in enumerate(text):
+            if char.isspace():
+                state = _WORD_START
+            elif char.lower() != char.upper():
+                upper = char.isupper()
+                if not skipped[index]:
+                    pairs.append((state, upper))
+                state = _UPPER if upper else _LOWER
+        transitions.append(np.array(pairs, dtype=np.int64).reshape(-1, 2))
+    return transitions
+
+
+def case_cost(tokenizer, texts: Sequence[str], reference_texts: Sequence[str]) -> np.ndarray:
+    """Per text, the nats to add to a lower-casing tokenizer's NLL so that it predicts the text as written: `-log
+    P(case of each letter | state)`, the state being the word's start or the previous letter's case, with the chain's
+    probabilities counted on `reference_texts` (the log's training messages) with add-one smoothing. Letters of
+    `[UNK]` pieces are left to `unknown_token_cost`. Zeros when the tokenizer keeps case."""
+    if not lowercases(tokenizer):
+        return np.zeros(len(texts))
+    counts = np.ones((3, 2))
+    reference = _case_transitions(tokenizer, reference_texts)
+    if reference:
+        pairs = np.concatenate(reference)
+        np.add.at(counts, (pairs[:, 0], pairs[:, 1]), 1)
+    nats = -np.log(counts / counts.sum(-1, keepdims=True))
+    return np.array([nats[pairs[:, 0], pairs[:, 1]].sum() for pairs in _case_transitions(tokenizer, texts)])
+
+
 def causal_lm_target_nll(
     model, tokenizer, prompts: Sequence[str], targets: Sequence[str], batch_size: int = 8, max_length: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -150,4 +202,12 @@ def causal_lm_target_nll(
     return nll, counts
 
 
-__all__ = ["causal_lm_target_nll", "count_words", "per_word_perplexity", "unknown_pieces", "unknown_token_cost"]
+__all__ = [
+    "case_cost",
+    "causal_lm_target_nll",
+    "count_words",
+    "lowercases",
+    "per_word_perplexity",
+    "unknown_pieces",
+    "unknown_token_cost",
+]
