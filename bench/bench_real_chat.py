@@ -175,7 +175,7 @@ def bare_lm_generate(model, tokenizer, contexts: Sequence[Sequence[ChatMessage]]
         out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=max_new_tokens,
                              pad_token_id=tokenizer.eos_token_id)
         text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
-        comments.append(text.lstrip("\n").split("\n")[0].strip())
+        comments.append(text.lstrip("\n").split("\n")[0].strip().rstrip("\ufffd"))  # no half character at the cut
     return comments
 
 

@@ -229,6 +229,15 @@ def test_processor_uses_the_lm_tokenizer_and_round_trips(tmp_path):
     assert all(torch.equal(inputs[k], again[k]) for k in inputs)
 
 
+def test_a_comment_cut_inside_an_emoji_decodes_without_its_partial_bytes():
+    processor = LiveChatProcessor(lm_tokenizer(), chat_encoder_type="token")
+    ids = processor.tokenizer("gg 💚💚", add_special_tokens=False)["input_ids"]  # bytes the tiny BPE never merged
+    cut = ids[:-1]  # as `max_comment_length` cuts it: inside the second heart
+    assert processor.tokenizer.decode(cut).endswith("\ufffd")
+    assert processor.decode(cut) == "gg 💚"
+    assert processor.batch_decode([cut, ids]) == ["gg 💚", "gg 💚💚"]
+
+
 def test_config_checks_the_lm_vocabulary():
     # transformers' strict config dataclasses wrap validator errors in StrictDataclassClassValidationError.
     with pytest.raises(StrictDataclassClassValidationError, match="vocabulary"):

@@ -36,6 +36,9 @@ def _message_line(message, with_author: bool) -> str:
     return f"{author}: {text}" if with_author and author else text
 
 
+_REPLACEMENT_CHARACTER = "\ufffd"  # what a decoder writes for the bytes of a character cut in two
+
+
 class LiveChatProcessor(ProcessorMixin):
     r"""
     Builds [`LiveChatForCommentGeneration`] inputs from one clip or a batch of clips.
@@ -359,10 +362,14 @@ class LiveChatProcessor(ProcessorMixin):
         return {"candidate_ids": ids, "candidate_attention_mask": mask}
 
     def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
-        return self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+        """The comments as text. A byte-level tokenizer spells an emoji over several tokens, so a comment cut at
+        `max_comment_length` can end inside a character: its partial bytes are dropped rather than shown as U+FFFD."""
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+        return [text.rstrip(_REPLACEMENT_CHARACTER) for text in texts]
 
     def decode(self, sequence, skip_special_tokens: bool = True, **kwargs) -> str:
-        return self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs)
+        """One comment as text (see `batch_decode`)."""
+        return self.tokenizer.decode(sequence, skip_special_tokens=skip_special_tokens, **kwargs).rstrip(_REPLACEMENT_CHARACTER)
 
     @property
     def model_input_names(self) -> list[str]:
