@@ -267,7 +267,7 @@ class StepClock:
 
 
 def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, batch_size: int | None, lm: str,
-                budget: float | None = None, targets_per_clip: int | None = None) -> dict:
+                budget: float | None = None, targets_per_clip: int | None = None, bf16: bool = False) -> dict:
     """`hf-livechat train` (the recipe's defaults, no validation split so the last weights are kept) for `steps`
     steps without intermediate checkpoints, stopped early once `budget` seconds of steps have passed; returns the
     steps run, their seconds, the mean step after the first (the first carries one-off start-up work), and the
@@ -280,7 +280,7 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
 
     recipe = LiveChatRecipeArguments(dataset_dir=str(dataset), config="small", decoder=lm if TRAINED_MODELS[model]["decoder"] else None,
                                      lora_r=16, config_overrides=TRAIN_OVERRIDES, targets_per_clip=targets_per_clip)
-    args = recipe_training_arguments(str(out), evaluations=0, seed=seed, logging_steps=max(1, steps // 5),
+    args = recipe_training_arguments(str(out), evaluations=0, seed=seed, logging_steps=max(1, steps // 5), bf16=bf16,
                                      **({"batch_size": batch_size} if batch_size else {}))
     args = Seq2SeqTrainingArguments(**{**args.to_dict(), "max_steps": steps, "save_strategy": "no"})
     # train_livechat builds its own Trainer: the clock joins it as a default callback for this run only.
@@ -298,24 +298,29 @@ def train_model(dataset: Path, out: Path, model: str, seed: int, steps: int, bat
             "seconds_per_step": float(np.mean(later)), "train_seconds": runtime}
 
 
+def run_name(model: str, bf16: bool) -> str:
+    """A trained row's name in result, timing and model file names: bf16 runs are kept apart from fp32 ones."""
+    return model + ("--bf16" if bf16 else "")
+
+
 def seconds_per_step(results: Path, dataset: Path, log: str, model: str, scratch: Path, batch_size: int | None, lm: str,
-                     targets_per_clip: int | None = None) -> float:
+                     targets_per_clip: int | None = None, bf16: bool = False) -> float:
     """Seconds per training step of this log and model: from an earlier run's result, or a short probe run."""
     import shutil
 
-    timings = results.parent / "timings" / f"{log}--{model}.jsonl"
+    timings = results.parent / "timings" / f"{log}--{run_name(model, bf16)}.jsonl"
     if timings.is_file():  # every earlier run of this log and model, probe or not: the latest one
         latest = json.loads(timings.read_text().splitlines()[-1])
         return latest["step_seconds"] / latest["steps"]
     probe = scratch / f"{log}--{model}--probe"
     shutil.rmtree(probe, ignore_errors=True)
-    measured = train_model(dataset, probe, model, 0, PROBE_STEPS, batch_size, lm, targets_per_clip=targets_per_clip)
+    measured = train_model(dataset, probe, model, 0, PROBE_STEPS, batch_size, lm, targets_per_clip=targets_per_clip, bf16=bf16)
     shutil.rmtree(probe, ignore_errors=True)
     return measured["seconds_per_step"]
 
 
-def record_timing(work: Path, log: str, model: str, trained: dict) -> None:
-    timings = work / "timings" / f"{log}--{model}.jsonl"
+def record_timing(work: Path, log: str, run: str, trained: dict) -> None:
+    timings = work / "timings" / f"{log}--{run}.jsonl"
     timings.parent.mkdir(parents=True, exist_ok=True)
     with timings.open("a") as f:
         f.write(json.dumps({"steps": trained["steps"], "step_seconds": trained["step_seconds"]}) + "\n")
@@ -413,23 +418,25 @@ def run_trained(args, queries: list[LogQueries], lm_row: tuple[str, object, obje
             continue
         for seed in args.seeds:
             for model in args.models:
-                out = results / f"{key}--{model}--seed{seed}.json"
+                run = run_name(model, args.bf16)
+                out = results / f"{key}--{run}--seed{seed}.json"
                 if out.is_file():
                     continue
-                step = seconds_per_step(results, dataset, key, model, work / "models", args.train_batch_size, lm_path, args.targets_per_clip)
+                step = seconds_per_step(results, dataset, key, model, work / "models", args.train_batch_size, lm_path,
+                                        args.targets_per_clip, args.bf16)
                 steps = max(1, int(args.train_minutes * 60 / step))
-                model_dir = work / "models" / f"{key}--{model}--seed{seed}"
+                model_dir = work / "models" / f"{key}--{run}--seed{seed}"
                 shutil.rmtree(model_dir, ignore_errors=True)
-                print(f"{q.name} | {model} seed {seed}: {step:.2f} s/step -> {steps} steps", flush=True)
+                print(f"{q.name} | {run} seed {seed}: {step:.2f} s/step -> {steps} steps", flush=True)
                 trained = train_model(dataset, model_dir, model, seed, steps, args.train_batch_size, lm_path, args.train_minutes * 60,
-                                      args.targets_per_clip)
-                record_timing(work, key, model, trained)
+                                      args.targets_per_clip, args.bf16)
+                record_timing(work, key, run, trained)
                 result = livechat_result(model_dir, dataset, q, args.batch_size)
                 lm_name = {"smollm2-135m": "SmolLM2-135M"}.get(lm_row[0], lm_row[0])
-                label = TRAINED_MODELS[model]["label"].replace("LM decoder", f"{lm_name} decoder")
+                label = TRAINED_MODELS[model]["label"].replace("LM decoder", f"{lm_name} decoder") + (", bf16" if args.bf16 else "")
                 out.write_text(json.dumps({"log": q.name, "model": label, "seed": seed,
                                            "seconds_per_step_planned": step, **trained, **result}, ensure_ascii=False, indent=1))
-                print(f"{q.name} | {model} seed {seed}: {trained['steps']} steps in {trained['train_seconds']:.0f} s, per-word "
+                print(f"{q.name} | {run} seed {seed}: {trained['steps']} steps in {trained['train_seconds']:.0f} s, per-word "
                       f"perplexity {result['ppl_open']:.1f} (as scored {result['ppl']:.1f}), R@1 {_r1(result)}", flush=True)
                 if not args.keep_models:
                     shutil.rmtree(model_dir, ignore_errors=True)
@@ -523,6 +530,7 @@ def main():
     parser.add_argument("--train-batch-size", type=int, default=TRAIN_BATCH_SIZE, help="training batch size of both rows")
     parser.add_argument("--targets-per-clip", type=int, default=None,
                         help="comments of each clip's response window per training step (default: train's, by decoder)")
+    parser.add_argument("--bf16", action="store_true", help="train both rows in bf16 mixed precision (a GPU, or a CPU with bf16 units)")
     parser.add_argument("--clip-stride", type=float, default=CLIP_STRIDE, help="seconds between the chat-only clips (build-dataset --clip-stride)")
     parser.add_argument("--models", nargs="+", choices=list(TRAINED_MODELS), default=list(TRAINED_MODELS), help="the trained rows to run")
     parser.add_argument("--livechat-model", action="append", default=[], help="score a trained LiveChat model folder on each log")

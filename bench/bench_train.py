@@ -35,6 +35,7 @@ from hf_livechat.training.train import (
     LiveChatRecipeArguments,
     LiveChatTrainer,
     build_config,
+    dataset_feature_dim,
     load_tokenizer,
     preset_config_kwargs,
     resolve_decoder,
@@ -116,7 +117,7 @@ def main():
         feature_dim = args.feature_dim or LiveChatConfig().video_feature_dim
         shapes = "paper shapes" if feature_dim == LiveChatConfig().video_feature_dim else f"{feature_dim}-d frame features"
         train_set, source = generated_clips(args.batch_size * 4, feature_dim), f"generated clips ({shapes})"
-    feature_dim = len(train_set[0]["video_features"][0])
+    feature_dim = dataset_feature_dim(train_set)  # None: a chat-only dataset
     if args.decoder:  # as `hf-livechat train --decoder NAME --lora-r R` builds it
         # Generated clips have no dataset card: an empty folder stands for one.
         no_card = tempfile.TemporaryDirectory()
@@ -126,7 +127,8 @@ def main():
         config = build_config(recipe, tokenizer, feature_dim)
     else:
         tokenizer = default_tokenizer()
-        config = LiveChatConfig(**{**preset_config_kwargs(args.config), "video_feature_dim": feature_dim, "vocab_size": len(tokenizer)})
+        dims = {"video_feature_dim": feature_dim} if feature_dim else {}
+        config = LiveChatConfig(**{**preset_config_kwargs(args.config), **dims, "vocab_size": len(tokenizer)})
     processor = LiveChatProcessor.from_config(tokenizer, config)
     torch.manual_seed(0)
     model = LiveChatForCommentGeneration(config)

@@ -243,3 +243,35 @@ def test_the_count_path_learns_a_rate_that_follows_the_recent_chat():
     assert losses[-1] < losses[0] - 1.0
     predicted = model.predict_activity(**windows([1, 6, 20, 40])).tolist()
     assert predicted == sorted(predicted) and predicted[-1] > 13.0
+
+
+def test_training_clips_the_activity_heads_gradient_apart_from_the_comment_models(tmp_path):
+    """Dense chat's counts make the head's gradient large; clipped together with the comment model's, it would shrink
+    every comment update. Apart, the comment model's clipped gradient is the same whatever the counts."""
+    from transformers import Seq2SeqTrainingArguments
+
+    from hf_livechat.training.train import LiveChatTrainer
+
+    config = tiny_config()
+    torch.manual_seed(0)
+    model = LiveChatForCommentGeneration(config)
+    args = Seq2SeqTrainingArguments(str(tmp_path), max_grad_norm=1.0, report_to="none", use_cpu=True)
+    trainer = LiveChatTrainer(model=model, args=args)
+    inputs, labels = tiny_inputs(config), _labels(config, 3)
+    head = list(model.activity_head.parameters())
+    comment = [p for p in model.parameters() if all(p is not h for h in head)]
+
+    def clipped(counts):
+        model.zero_grad()
+        model(**inputs, labels=labels, activity_labels=torch.tensor(counts)).loss.backward()
+        norm = trainer._clip_grad_norm(model)
+        head_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in head]))
+        return norm, [p.grad.clone() for p in comment if p.grad is not None], head_norm
+
+    quiet_norm, quiet, _ = clipped([0.0, 1.0, 2.0])
+    dense_norm, dense, dense_head_norm = clipped([90.0, 120.0, 80.0])
+    torch.testing.assert_close(dense_norm, quiet_norm)  # the comment model's norm, which the logs show
+    assert len(dense) == len(quiet) > 10
+    for quiet_grad, dense_grad in zip(quiet, dense):
+        torch.testing.assert_close(dense_grad, quiet_grad)
+    assert dense_head_norm <= 1.0 + 1e-4  # the head is clipped too, on its own
