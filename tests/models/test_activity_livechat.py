@@ -245,9 +245,10 @@ def test_the_count_path_learns_a_rate_that_follows_the_recent_chat():
     assert predicted == sorted(predicted) and predicted[-1] > 13.0
 
 
-def test_training_clips_the_activity_heads_gradient_apart_from_the_comment_models(tmp_path):
-    """Dense chat's counts make the head's gradient large; clipped together with the comment model's, it would shrink
-    every comment update. Apart, the comment model's clipped gradient is the same whatever the counts."""
+def test_training_clips_the_comment_model_by_its_own_gradient_norm(tmp_path):
+    """Dense chat's counts make the activity head's gradient large; clipped together with the comment model's, it
+    would shrink every comment update. The comment model is clipped by its own norm (the same clipped gradient
+    whatever the counts), the head by the whole model's, as transformers clips everything."""
     from transformers import Seq2SeqTrainingArguments
 
     from hf_livechat.training.train import LiveChatTrainer
@@ -261,17 +262,22 @@ def test_training_clips_the_activity_heads_gradient_apart_from_the_comment_model
     head = list(model.activity_head.parameters())
     comment = [p for p in model.parameters() if all(p is not h for h in head)]
 
+    def norm(parameters):
+        return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters if p.grad is not None]))
+
     def clipped(counts):
         model.zero_grad()
         model(**inputs, labels=labels, activity_labels=torch.tensor(counts)).loss.backward()
-        norm = trainer._clip_grad_norm(model)
-        head_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in head]))
-        return norm, [p.grad.clone() for p in comment if p.grad is not None], head_norm
+        head_before, comment_before = norm(head), norm(comment)
+        returned = trainer._clip_grad_norm(model)
+        torch.testing.assert_close(returned, comment_before)  # the comment model's norm, which the logs show
+        whole = torch.hypot(head_before, comment_before)
+        torch.testing.assert_close(norm(head), head_before / whole.clamp_min(1.0))
+        return [p.grad.clone() for p in comment if p.grad is not None], head_before / comment_before
 
-    quiet_norm, quiet, _ = clipped([0.0, 1.0, 2.0])
-    dense_norm, dense, dense_head_norm = clipped([90.0, 120.0, 80.0])
-    torch.testing.assert_close(dense_norm, quiet_norm)  # the comment model's norm, which the logs show
+    quiet, _ = clipped([0.0, 1.0, 2.0])
+    dense, head_share = clipped([90.0, 120.0, 80.0])
+    assert head_share > 10  # the head's gradient would have filled a joint clip
     assert len(dense) == len(quiet) > 10
     for quiet_grad, dense_grad in zip(quiet, dense):
         torch.testing.assert_close(dense_grad, quiet_grad)
-    assert dense_head_norm <= 1.0 + 1e-4  # the head is clipped too, on its own
