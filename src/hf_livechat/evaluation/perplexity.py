@@ -52,14 +52,22 @@ def per_word_perplexity(nll: Sequence[float], texts: Sequence[str]) -> float:
 def unknown_pieces(tokenizer, texts: Sequence[str]) -> Counter:
     """How often each piece of `texts` that `tokenizer` cannot spell occurs (the text its `[UNK]` tokens stand for);
     empty for a tokenizer without an unknown token."""
-    unk_id = tokenizer.unk_token_id
     pieces: Counter = Counter()
-    if unk_id is None or not texts:
-        return pieces
-    encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-    for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"]):
-        pieces.update(text[start:end] for token, (start, end) in zip(ids, offsets) if token == unk_id)
+    for text, spans in zip(texts, _unknown_spans(tokenizer, texts)):
+        pieces.update(text[start:end] for start, end in spans)
     return pieces
+
+
+def _unknown_spans(tokenizer, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """Per text, the character spans of its `[UNK]` tokens (none for a tokenizer without an unknown token)."""
+    unk_id = tokenizer.unk_token_id
+    if unk_id is None or not texts:
+        return [[] for _ in texts]
+    encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        [tuple(span) for token, span in zip(ids, offsets) if token == unk_id]
+        for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"])
+    ]
 
 
 def unknown_token_cost(tokenizer, texts: Sequence[str], vocabulary_texts: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -86,15 +94,8 @@ _WORD_START, _LOWER, _UPPER = 0, 1, 2
 def _case_transitions(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
     """Per text, `(previous state, letter is upper-case)` of every cased letter outside its `[UNK]` pieces (whose
     spread already tells their spellings apart), the state restarting at each whitespace word."""
-    unknown = [[] for _ in texts]
-    if tokenizer.unk_token_id is not None and texts:
-        encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-        unknown = [
-            [span for token, span in zip(ids, offsets) if token == tokenizer.unk_token_id]
-            for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"])
-        ]
     transitions = []
-    for text, spans in zip(texts, unknown):
+    for text, spans in zip(texts, _unknown_spans(tokenizer, texts)):
         skipped = np.zeros(len(text), dtype=bool)
         for start, end in spans:
             skipped[start:end] = True
