@@ -146,9 +146,18 @@ def test_the_app_in_a_headless_browser(app_url, video, tmp_path):
             page.goto(app_url, wait_until="load")
             generate = page.get_by_role("button", name="Generate comments")
             generate.wait_for()  # the app has rendered
-            with page.expect_response(lambda response: "/upload" in response.url and response.ok):
+            console = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            # The POST itself: the upload's progress stream (GET /upload_progress) answers before the file is stored.
+            with page.expect_response(
+                lambda response: "/upload?" in response.url and response.request.method == "POST" and response.ok
+            ):
                 page.locator("input[type=file]").first.set_input_files(str(video))
-            page.locator("video").first.wait_for(timeout=30_000)  # the player shows the upload
+            try:
+                # Attached, not visible: a loaded machine may still be decoding the first frame that gives it a size.
+                page.locator("video").first.wait_for(state="attached", timeout=60_000)
+            except playwright.Error as error:
+                raise AssertionError(f"the player never showed the upload; browser console: {console}") from error
             generate.click()
             page.get_by_text("2 comment(s).").wait_for(timeout=60_000)
             grid = page.get_by_role("grid")
