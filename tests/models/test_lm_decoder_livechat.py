@@ -15,7 +15,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModel, AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, Qwen2Config
 
 from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
-from hf_livechat.models.livechat.modeling_livechat import LiveChatLMDecoder, shift_tokens_right
+from hf_livechat.models.livechat import LM_COMMENT_END
+from hf_livechat.tokenization import default_tokenizer
+from hf_livechat.models.livechat.modeling_livechat import COPY_GATE_START_LOGIT, LiveChatLMDecoder, shift_tokens_right
 from hf_livechat.training.lora import LORA_TARGET_MODULES, apply_lora, has_lora, merge_lora
 
 
@@ -57,12 +59,14 @@ def save_tiny_lm(folder, model_type: str = "llama", seed: int = 0):
     return str(folder)
 
 
-def livechat_with_lm(folder, **overrides) -> tuple[LiveChatForCommentGeneration, LiveChatProcessor]:
+def livechat_with_lm(folder, comment_end=None, **overrides) -> tuple[LiveChatForCommentGeneration, LiveChatProcessor]:
+    """A tiny LiveChat reading the LM at `folder`; comments end with its EOS, or as lines with `comment_end="\n"`
+    (what `hf-livechat train --decoder` builds)."""
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
     sizes = tiny_config().to_diff_dict()
     for key in ("model_type", "transformers_version", "vocab_size", "decoder_prompt"):
         sizes.pop(key, None)
-    processor = LiveChatProcessor(tokenizer, chat_encoder_type=overrides.get("chat_encoder_type", "comment"))
+    processor = LiveChatProcessor(tokenizer, chat_encoder_type=overrides.get("chat_encoder_type", "comment"), comment_end=comment_end)
     sizes.update({k: v for k, v in processor.config_kwargs().items() if k.endswith("token_id")})
     sizes.update(overrides)
     config = LiveChatConfig.with_decoder(folder, **sizes)
@@ -88,10 +92,11 @@ def open_gates(model, value=0.5):
             block.gate.fill_(value)
 
 
+@pytest.mark.parametrize("comment_end", [None, LM_COMMENT_END])
 @pytest.mark.parametrize("model_type", ["llama", "qwen2", "gpt2"])
-def test_gates_at_zero_give_the_bare_lms_logits_on_the_chat_then_the_comment(tmp_path, model_type):
+def test_gates_at_zero_give_the_bare_lms_logits_on_the_chat_then_the_comment(tmp_path, model_type, comment_end):
     folder = save_tiny_lm(tmp_path / "lm", model_type)
-    model, processor = livechat_with_lm(folder)
+    model, processor = livechat_with_lm(folder, comment_end=comment_end)
     assert model.config.decoder_prompt == "chat"
     inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
     assert all(block.gate.item() == 0 for block in model.get_decoder().gated_cross_attn.values())
@@ -103,17 +108,36 @@ def test_gates_at_zero_give_the_bare_lms_logits_on_the_chat_then_the_comment(tmp
         logits = model(**inputs).logits
         for row, chat in enumerate([["hi chat", "pizza is great", "LUL"], ["what a goal"]]):
             # The LM reads the chat unpadded, each comment as a target is written, then the comment.
-            prompt = [token for text in chat for token in [start, *tokenizer(text)["input_ids"], end]]
+            if comment_end is None:  # gpt2 starts and ends with one token, <|endoftext|>: written once between comments
+                prompt = [token for text in chat for token in [start, *tokenizer(text)["input_ids"], *([end] if end != start else [])]]
+            else:  # plain lines: the text the bare LM reads, "\nhi chat\npizza is great\nLUL" then "\n" + the comment
+                prompt = tokenizer("".join(comment_end + text for text in chat))["input_ids"]
+                assert decoder_input_ids[row, 0] == tokenizer(comment_end)["input_ids"][0]
             expected = bare(input_ids=torch.tensor([prompt + decoder_input_ids[row].tolist()])).logits[0, len(prompt) :]
             assert torch.allclose(logits[row], expected, atol=1e-5), f"row {row}: a left-padded prompt must read as unpadded"
         open_gates(model)
         assert not torch.allclose(model(**inputs).logits, logits, atol=1e-3), "open gates must let the clip in"
 
 
-@pytest.mark.parametrize("chat_encoder_type", ["comment", "token"])
-def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path, chat_encoder_type):
+def test_the_copy_gate_starts_nearly_closed_so_training_starts_from_the_lm(tmp_path):
     folder = save_tiny_lm(tmp_path / "lm", "llama")
-    model, processor = livechat_with_lm(folder, chat_encoder_type=chat_encoder_type)
+    plain, processor = livechat_with_lm(folder, LM_COMMENT_END, chat_encoder_type="token")
+    copying, _ = livechat_with_lm(folder, LM_COMMENT_END, chat_encoder_type="token", copy_mechanism=True)
+    inputs = clip_inputs(processor, targets=["pizza is great", "what a goal"])
+    with torch.no_grad():
+        lm = plain(**inputs).logits.log_softmax(-1)
+        mixed = copying(**inputs).logits  # log-probabilities of the copy mixture
+    # p = (1 - g) p_lm + g p_copy with g = sigmoid(-4): no token loses more than -log(1 - g) of the LM's log-probability
+    closed = torch.log1p(-torch.sigmoid(torch.tensor(COPY_GATE_START_LOGIT)))
+    assert (mixed - lm).min() >= closed - 1e-5 and closed > -0.02
+    assert not torch.allclose(mixed, lm, atol=1e-4), "the copy head still takes part"
+
+
+@pytest.mark.parametrize("comment_end", [None, LM_COMMENT_END])
+@pytest.mark.parametrize("chat_encoder_type", ["comment", "token"])
+def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path, chat_encoder_type, comment_end):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, comment_end=comment_end, chat_encoder_type=chat_encoder_type)
     inputs = clip_inputs(processor)
     encoded = model.get_encoder()(**inputs)
     tokenizer = processor.tokenizer
@@ -121,7 +145,10 @@ def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path
         tokenizer.decode(ids[mask.bool()], skip_special_tokens=False)
         for ids, mask in zip(encoded.chat_prompt_ids, encoded.chat_prompt_mask)
     ]
-    assert texts == ["<s>hi chat</s><s>pizza is great</s><s>LUL</s>", "<s>what a goal</s>"]
+    if comment_end is None:
+        assert texts == ["<s>hi chat</s><s>pizza is great</s><s>LUL</s>", "<s>what a goal</s>"]
+    else:  # each line's end starts the next, written once; the comment's own start ends the prompt's last line
+        assert texts == ["\nhi chat\npizza is great\nLUL", "\nwhat a goal"]
     # Left-padded: every row's prompt ends at the last column, where its comment starts.
     assert encoded.chat_prompt_mask[:, -1].eq(1).all() and encoded.chat_prompt_mask[1, 0] == 0
     without_chat = model.get_encoder()(**{k: v for k, v in inputs.items() if not k.startswith("chat")})
@@ -139,7 +166,7 @@ def test_the_chat_prompt_is_the_context_comments_as_targets_are_written(tmp_path
 @pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
 def test_generation_uses_the_lm_cache_beams_and_guidance(tmp_path, fusion):
     folder = save_tiny_lm(tmp_path / "lm", "llama")
-    model, processor = livechat_with_lm(folder, decoder_fusion=fusion, chat_encoder_type="token", copy_mechanism=True)
+    model, processor = livechat_with_lm(folder, LM_COMMENT_END, decoder_fusion=fusion, chat_encoder_type="token", copy_mechanism=True)
     if fusion == "cross_attention":
         open_gates(model)
         assert model.get_decoder().prefix_projection is None
@@ -154,7 +181,8 @@ def test_generation_uses_the_lm_cache_beams_and_guidance(tmp_path, fusion):
     assert beams.shape[0] == 4
     guided = model.generate(**inputs, max_new_tokens=6, do_sample=False, guidance_scale=2.0)
     assert guided.shape[0] == 2
-    assert all(isinstance(text, str) for text in processor.batch_decode(guided))
+    texts = processor.batch_decode(guided)
+    assert all(isinstance(text, str) and "\n" not in text for text in texts), "a line's start and end are not text"
 
 
 @pytest.mark.parametrize("fusion", ["cross_attention", "prefix"])
@@ -227,6 +255,28 @@ def test_processor_uses_the_lm_tokenizer_and_round_trips(tmp_path):
     reloaded = LiveChatProcessor.from_pretrained(tmp_path / "processor")
     again = clip_inputs(reloaded, targets=["pizza is great", "what a goal"])
     assert all(torch.equal(inputs[k], again[k]) for k in inputs)
+
+
+def test_comments_as_lines_end_with_the_newline_and_the_processor_keeps_it(tmp_path):
+    folder = save_tiny_lm(tmp_path / "lm", "llama")
+    model, processor = livechat_with_lm(folder, LM_COMMENT_END, chat_encoder_type="token")
+    tokenizer = processor.tokenizer
+    newline = tokenizer("\n")["input_ids"][0]
+    assert model.config.sep_token_id == model.config.decoder_start_token_id == newline
+    assert model.config.eos_token_id == [newline, tokenizer.eos_token_id], "generation stops at the line end (or the LM's EOS)"
+    assert model.config.pad_token_id == tokenizer.pad_token_id != newline
+    inputs = processor(chat=[["hi\nchat", "LUL"]], targets=["what\na goal"])
+    chat = inputs["chat_input_ids"][0][inputs["chat_attention_mask"][0].bool()].tolist()
+    assert chat == tokenizer("hi chat")["input_ids"] + [newline] + tokenizer("LUL")["input_ids"] + [newline], "one newline per comment"
+    assert inputs["labels"][0].tolist() == tokenizer("what a goal")["input_ids"] + [newline]
+    assert processor.batch_decode([[newline, *tokenizer("what a goal")["input_ids"], newline]]) == ["what a goal"]
+    processor.save_pretrained(tmp_path / "processor")
+    assert LiveChatProcessor.from_pretrained(tmp_path / "processor").comment_end_token_id == newline
+    assert LiveChatProcessor.from_config(tokenizer, model.config).comment_end == LM_COMMENT_END
+    with pytest.raises(ValueError, match="one token"):
+        LiveChatProcessor(tokenizer, comment_end="hi chat")
+    with pytest.raises(ValueError, match=r"\[SEP\]"):
+        LiveChatProcessor(default_tokenizer(), comment_end=LM_COMMENT_END)
 
 
 def test_a_comment_cut_inside_an_emoji_decodes_without_its_partial_bytes():
@@ -322,7 +372,11 @@ def test_cli_trains_an_lm_decoder_with_lora_and_the_saved_model_evaluates(tmp_pa
     model = AutoModel.from_pretrained(out)
     assert not has_lora(model) and not any("lora" in name for name, _ in model.named_parameters())
     processor = LiveChatProcessor.from_pretrained(out)
-    assert processor.tokenizer.eos_token_id == model.config.eos_token_id
+    # Comments are lines, and the Trainer's alignment of the config with the tokenizer's BOS / EOS kept them so.
+    newline = processor.tokenizer(LM_COMMENT_END)["input_ids"][0]
+    assert processor.comment_end == LM_COMMENT_END and model.config.sep_token_id == model.config.decoder_start_token_id == newline
+    assert model.config.eos_token_id == model.generation_config.eos_token_id == [newline, processor.tokenizer.eos_token_id]
+    assert "new PAD/BOS/EOS tokens" not in train.stderr
     evaluate = _cli("evaluate", str(out), str(data), "--split", "test", "--json", str(tmp_path / "eval.json"))
     assert evaluate.returncode == 0, (evaluate.stdout + evaluate.stderr)[-4000:]
     assert 0 <= json.loads((tmp_path / "eval.json").read_text())["recall@1"] <= 1

@@ -18,7 +18,7 @@ from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, set_
 from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
 
 from ..data.clip_dataset import dataset_build_info, load_clip_dataset, video_feature_statistics
-from ..models.livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
+from ..models.livechat import LM_COMMENT_END, LiveChatConfig, LiveChatForCommentGeneration, LiveChatForPretraining, LiveChatProcessor
 from ..models.livechat.configuration_livechat import PRESET_NAMES
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
@@ -201,7 +201,8 @@ def build_config(recipe: LiveChatRecipeArguments, tokenizer, feature_dim: int | 
     kwargs.update(parse_config_overrides(recipe.config_overrides))
     if feature_dim:
         kwargs["video_feature_dim"] = feature_dim
-    token_fields = LiveChatProcessor(tokenizer).config_kwargs()
+    # An LM decoder reads and writes comments as lines (LM_COMMENT_END), as the LM read text in pretraining.
+    token_fields = LiveChatProcessor(tokenizer, comment_end=LM_COMMENT_END if recipe.decoder else None).config_kwargs()
     kwargs.update({name: token_fields[name] for name in _TOKENIZER_FIELDS})
     if recipe.decoder:
         if recipe.text_encoder:

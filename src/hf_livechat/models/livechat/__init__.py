@@ -11,4 +11,4 @@ from .modeling_livechat import (
     LiveChatPreTrainedModel,
     LiveChatPretrainingOutput,
 )
-from .processing_livechat import LiveChatProcessor
+from .processing_livechat import LM_COMMENT_END, LiveChatProcessor
