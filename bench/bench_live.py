@@ -43,6 +43,7 @@ from transformers import AutoTokenizer, pipeline
 
 import hf_livechat  # noqa: F401  (registers the pipeline)
 from hf_livechat import LiveChatConfig, LiveChatForCommentGeneration, LiveChatProcessor
+from hf_livechat.models.livechat import LM_COMMENT_END
 from hf_livechat.data.chat import read_chat
 from hf_livechat.data.chat.sources import ChatFeed, LiveClock, open_chat_source
 from hf_livechat.pipelines.diversity import comment_diversity, format_diversity, overlap
@@ -81,9 +82,10 @@ def random_model(folder: Path, preset: str, feature_model: str = "efficientnet-l
     tokenizer, reading the chat as text as `train --decoder` builds it), saved with its processor."""
     tokenizer = AutoTokenizer.from_pretrained(decoder) if decoder else default_tokenizer()
     # The preset's own fields (some presets set video_feature_dim) give way to this bench's frame features.
-    token_fields = {k: v for k, v in LiveChatProcessor(tokenizer).config_kwargs().items() if k == "vocab_size" or k.endswith("token_id")}
+    processor_fields = LiveChatProcessor(tokenizer, comment_end=LM_COMMENT_END if decoder else None).config_kwargs()
+    token_fields = {k: v for k, v in processor_fields.items() if k == "vocab_size" or k.endswith("token_id")}
     fields = {
-        **LiveChatProcessor(tokenizer).config_kwargs(), **preset_config_kwargs(preset), **token_fields,
+        **processor_fields, **preset_config_kwargs(preset), **token_fields,
         "video_feature_dim": 1280, "feature_model": feature_model, "frame_size": frame_size,
     }
     torch.manual_seed(0)
