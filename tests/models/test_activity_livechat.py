@@ -281,3 +281,68 @@ def test_training_clips_the_comment_model_by_its_own_gradient_norm(tmp_path):
     assert len(dense) == len(quiet) > 10
     for quiet_grad, dense_grad in zip(quiet, dense):
         torch.testing.assert_close(dense_grad, quiet_grad)
+
+
+def test_max_pooling_reads_every_real_slot_and_no_padding():
+    """With `activity_pooling="attention+max"` (every preset) the head also reads each memory's element-wise maximum:
+    a real slot the learned query barely attends to still moves the prediction, a padded slot never does. Checkpoints
+    from before (no `activity_pooling` in their config) keep the attention-only head and load with its weights."""
+    from hf_livechat import LiveChatConfig
+    from hf_livechat.models.livechat.layers_livechat import MODALITIES, LiveChatActivityHead
+
+    for name in ("tiny", "small", "reference"):
+        preset = LiveChatConfig.from_preset(name)
+        assert (preset.activity_pooling, preset.activity_dropout) == ("attention+max", 0.3)
+    torch.manual_seed(0)
+    config = tiny_config(activity_chat_count="comments", activity_chat_bins=3, activity_pooling="attention+max", activity_dropout=0.3)
+    head = LiveChatActivityHead(config).eval()
+    torch.nn.init.normal_(head.dense.weight, std=1.0)
+    with torch.no_grad():
+        head.queries[MODALITIES.index("chat")] = torch.randn(config.d_model) * 50  # a sharp query: one slot gets it all
+    memories = {m: (torch.randn(2, 6, config.d_model), torch.tensor([[1, 1, 1, 1, 0, 0]] * 2)) for m in MODALITIES}
+    counts, bins = torch.tensor([3.0, 3.0]), torch.ones(2, 3)
+    before = head(memories, counts, bins)
+
+    query = head.queries[MODALITIES.index("chat")].detach()
+
+    def changed(slot):
+        # Pushed away from the query: the slot keeps (almost) no attention, its values change.
+        states, mask = memories["chat"]
+        states = states.clone()
+        states[:, slot] -= 20 * query / query.norm()
+        scores = head.layer_norm(states) @ query
+        weight = scores.masked_fill(mask == 0, float("-inf")).softmax(-1)[:, slot]
+        return head({**memories, "chat": (states, mask)}, counts, bins), weight
+
+    padded, _ = changed(5)
+    torch.testing.assert_close(padded, before)
+    scores = head.layer_norm(memories["chat"][0][0, :4]) @ query
+    ignored = int(scores.argmin())
+    assert scores.softmax(-1)[ignored] < 1e-6
+    real, weight = changed(ignored)
+    assert (weight < 1e-6).all()
+    assert not torch.allclose(real, before, atol=1e-2)
+    head.max_pool = False  # the same weights without the maximum: the ignored slot no longer matters
+    head.dense.weight.data = head.dense.weight.data.view(config.d_model, len(MODALITIES), 2, config.d_model)[:, :, 0].reshape(config.d_model, -1)
+    torch.testing.assert_close(changed(ignored)[0][0], head(memories, counts, bins)[0], atol=1e-4, rtol=0)
+    from huggingface_hub.errors import StrictDataclassClassValidationError
+
+    with pytest.raises(StrictDataclassClassValidationError, match="activity_pooling must be one of"):
+        tiny_config(activity_pooling="mean")
+    with pytest.raises(StrictDataclassClassValidationError, match="activity_dropout must be in"):
+        tiny_config(activity_dropout=1.0)
+
+
+def test_a_checkpoint_with_the_attention_only_head_loads_as_saved(tmp_path):
+    import json
+
+    config = tiny_config()
+    assert config.activity_pooling == "attention"
+    model = LiveChatForCommentGeneration(config).eval()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved.pop("activity_pooling")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = LiveChatForCommentGeneration.from_pretrained(tmp_path).eval()
+    inputs = tiny_inputs(config)
+    torch.testing.assert_close(loaded.predict_activity(**inputs), model.predict_activity(**inputs))

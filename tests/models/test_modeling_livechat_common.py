@@ -27,7 +27,7 @@ with warnings.catch_warnings():
 
 
 # The small preset's choices (the training default): chat read token by token, the copy head.
-SMALL_PRESET_CHOICES = dict(chat_encoder_type="token", copy_mechanism=True, activity_head=True)
+SMALL_PRESET_CHOICES = dict(chat_encoder_type="token", copy_mechanism=True, activity_head=True, activity_pooling="attention+max", activity_dropout=0.3)
 # The reference code's choices where they differ (LiveChatConfig.reference_code): one pooled vector per comment,
 # post-norm layers, [CLS] pooling, the transcript as its summary slot, cross-attention chat -> transcript -> video.
 REFERENCE_CODE_CHOICES = dict(

@@ -54,6 +54,7 @@ def test_fit_activity_gives_a_trained_model_a_head_that_reads_when_chat_came(mod
     fitted = LiveChatForCommentGeneration.from_pretrained(out)
     processor = LiveChatProcessor.from_pretrained(out)
     assert (fitted.config.activity_chat_bins, processor.chat_time_bins, processor.chat_bin_seconds) == (5, 5, 2.0)
+    assert (fitted.config.activity_pooling, fitted.config.activity_dropout) == ("attention+max", 0.3)  # the presets' head
     original = LiveChatForCommentGeneration.from_pretrained(model_dir)
     for name, weight in original.state_dict().items():
         torch.testing.assert_close(fitted.state_dict()[name], weight, msg=name)  # only the head is new
@@ -72,6 +73,12 @@ def test_fit_activity_gives_a_trained_model_a_head_that_reads_when_chat_came(mod
     assert "continuing from the model's activity head" in capsys.readouterr().out
     refitted = predict_activity(LiveChatForCommentGeneration.from_pretrained(again).eval(), processor, test_rows)
     assert stats.spearmanr(refitted, response_counts(test_rows)).statistic > 0.8
+
+    # Asking for other pooling starts a new head that pools that way.
+    other = tmp_path / "attention-only"
+    assert main(["fit-activity", str(out), str(dataset), "--output-dir", str(other), "--epochs", "5", "--time-bins", "5", "--bin-seconds", "2", "--pooling", "attention"]) == 0
+    assert "continuing from" not in capsys.readouterr().out
+    assert LiveChatForCommentGeneration.from_pretrained(other).config.activity_pooling == "attention"
 
 
 def test_fit_activity_without_training_clips_exits_with_an_error(model_and_data, tmp_path):

@@ -111,12 +111,16 @@ def _fit_activity(args):
     processor = LiveChatProcessor.from_pretrained(args.model_dir)
     config = model.config
     trained_head = model.activity_head is not None and not any(key.startswith("activity_head.") for key in loading["missing_keys"])
-    same_inputs = (config.activity_chat_count, config.activity_chat_bins, config.activity_bin_seconds) == ("comments", args.time_bins, args.bin_seconds)
+    asked = ("comments", args.time_bins, args.bin_seconds, args.pooling, args.dropout)
+    same_inputs = asked == (
+        config.activity_chat_count, config.activity_chat_bins, config.activity_bin_seconds, config.activity_pooling,
+        config.activity_dropout,
+    )
     if trained_head and same_inputs and not args.new_head:
         # As `train` refits it: from the trained head, which stays a candidate (epoch 0).
         print("continuing from the model's activity head (it reads these inputs); --new-head starts from a new one")
     else:
-        replace_activity_head(model, processor, args.time_bins, args.bin_seconds)
+        replace_activity_head(model, processor, args.time_bins, args.bin_seconds, args.pooling, args.dropout)
     splits = get_dataset_split_names(resolve_dataset_dir(args.dataset_dir))
     # Datasets, read a batch at a time; the split reported at the end as rows.
     sets = {name: load_clip_dataset(args.dataset_dir, name) for name in ("train", "validation") if name in splits}
@@ -322,6 +326,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--new-head", action="store_true", help="start from a new head even when the model's own reads the same inputs (by default it continues from it, as train's refit does)")
     p.add_argument("--time-bins", type=int, default=10, help="bins of the context's comments by age that the head reads (0: none)")
     p.add_argument("--bin-seconds", type=float, default=2.0, help="width of one bin")
+    p.add_argument(
+        "--pooling", choices=("attention", "attention+max"), default="attention+max",
+        help="how the head summarises each memory: a learned query, and with +max the maximum over its slots (the presets' head)",
+    )
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout on the head's hidden layer (the presets' 0.3)")
     p.add_argument("--epochs", type=int, default=200, help="passes over the cached training clips")
     p.add_argument("--learning-rate", type=float, default=3e-3, help="AdamW learning rate of the head")
     p.add_argument("--batch-size", type=int, default=32, help="clips per step and per encoder pass")

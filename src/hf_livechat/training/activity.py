@@ -41,13 +41,18 @@ class ActivityFit:
     validation_spearman: list[float] = field(default_factory=list)
 
 
-def replace_activity_head(model, processor, time_bins: int, bin_seconds: float = 2.0) -> None:
-    """Give `model` a new, untrained activity head reading `time_bins` bins of `bin_seconds` (0: none), and set its
-    processor to count them. The rest of the model is untouched."""
+def replace_activity_head(
+    model, processor, time_bins: int, bin_seconds: float = 2.0, pooling: str = "attention+max", dropout: float = 0.3
+) -> None:
+    """Give `model` a new, untrained activity head reading `time_bins` bins of `bin_seconds` (0: none), pooling each
+    memory by `pooling` (`config.activity_pooling`) with `dropout` on its hidden layer (the presets' head by default),
+    and set its processor to count the bins. The rest of the model is untouched."""
     model.config.activity_head = True
     model.config.activity_chat_count = "comments"
     model.config.activity_chat_bins = time_bins
     model.config.activity_bin_seconds = bin_seconds
+    model.config.activity_pooling = pooling
+    model.config.activity_dropout = dropout
     model.config.validate_architecture()
     head = LiveChatActivityHead(model.config)
     head.apply(model._init_weights)

@@ -16,6 +16,7 @@ CHOICES = {
     "decoder_fusion": ("cross_attention", "prefix"),
     "decoder_prompt": ("none", "chat"),
     "activity_chat_count": ("slots", "comments"),
+    "activity_pooling": ("attention", "attention+max"),
 }
 
 
@@ -25,7 +26,9 @@ CHOICES = {
 # transcript and chat (replies repeat topic words, memes and viewers' names that the vocabulary may not hold).
 _SMALL_PRESET_CONTEXT = dict(max_context_comments=15, chat_encoder_type="token", copy_mechanism=True, chat_with_authors=True)
 # Every preset predicts chat activity (the activity head): `train` teaches it on the clips' response counts.
-_ACTIVITY = dict(activity_head=True, activity_chat_count="comments", activity_chat_bins=10)
+_ACTIVITY = dict(
+    activity_head=True, activity_chat_count="comments", activity_chat_bins=10, activity_pooling="attention+max", activity_dropout=0.3
+)
 PRESETS = {
     "tiny": dict(d_model=64, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
                  encoder_ffn_dim=128, decoder_ffn_dim=128, **_SMALL_PRESET_CONTEXT, **_ACTIVITY),
@@ -158,6 +161,14 @@ class LiveChatConfig(PreTrainedConfig):
             extrapolates badly. 0: no bins, the counts go through the MLP (the head of checkpoints from before).
         activity_bin_seconds (`float`, defaults to 2.0):
             Width of one bin (10 bins of 2 s span the 20 s context window).
+        activity_pooling (`str`, defaults to `"attention"`; every preset sets `"attention+max"`):
+            How the activity head summarises each memory for its MLP. `"attention"`: one learned query per modality.
+            `"attention+max"`: also the element-wise maximum over the memory's slots, which tells whether anything
+            in the window (one cue among filler comments) looks like what draws replies, wherever it sits.
+            `"attention"` is the head of checkpoints from before.
+        activity_dropout (`float`, defaults to 0.0; every preset sets 0.3):
+            Dropout on the activity head's hidden layer (the content part): what a stream's chat reacts to drifts over
+            the stream, and a head that leans on the content of its training windows ranks later windows worse.
         activity_loss_weight (`float`, defaults to 1.0):
             Weight of the head's Poisson loss (given `activity_labels`, the response windows' comment counts) in `loss`.
         decoder (`PreTrainedConfig` or `dict`, *optional*):
@@ -240,6 +251,8 @@ class LiveChatConfig(PreTrainedConfig):
     activity_chat_count: str = "slots"
     activity_chat_bins: int = 0
     activity_bin_seconds: float = 2.0
+    activity_pooling: str = "attention"
+    activity_dropout: float = 0.0
     activity_loss_weight: float = 1.0
     use_cache: bool = True
     pad_token_id: int | None = 0
@@ -291,6 +304,8 @@ class LiveChatConfig(PreTrainedConfig):
                 )
         elif self.decoder_prompt != "none":
             raise ValueError(f"decoder_prompt={self.decoder_prompt!r} needs an LM decoder (LiveChatConfig.with_decoder)")
+        if not 0 <= self.activity_dropout < 1:
+            raise ValueError(f"activity_dropout must be in [0, 1), got {self.activity_dropout}")
         if self.activity_chat_bins < 0 or self.activity_bin_seconds <= 0:
             raise ValueError(
                 f"activity_chat_bins must be >= 0 and activity_bin_seconds > 0, got {self.activity_chat_bins}, "

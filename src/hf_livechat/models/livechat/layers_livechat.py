@@ -407,7 +407,9 @@ class LiveChatCopyHead(nn.Module):
 
 class LiveChatActivityHead(nn.Module):
     """How many comments the response window will hold: a learned query per modality pools its memory (the null slot
-    included, so an absent modality pools to "nothing here"), and a small MLP maps the pooled vectors and the log-count
+    included, so an absent modality pools to "nothing here"; with `config.activity_pooling="attention+max"`, beside the
+    element-wise maximum over its slots), and a small MLP (dropout `config.activity_dropout` on its hidden layer) maps
+    the pooled vectors and the log-count
     of each memory's real slots (how much chat and speech there was; for the chat, with
     `config.activity_chat_count="comments"`, every comment of the context window) to the log of the expected count
     (a Poisson rate).
@@ -424,9 +426,12 @@ class LiveChatActivityHead(nn.Module):
         self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.count_comments = config.activity_chat_count == "comments"
         self.time_bins = config.activity_chat_bins
+        self.max_pool = config.activity_pooling == "attention+max"
         mlp_counts = 0 if self.time_bins else len(MODALITIES)
-        self.dense = nn.Linear(len(MODALITIES) * config.d_model + mlp_counts, config.d_model)
+        pooled_size = len(MODALITIES) * config.d_model * (2 if self.max_pool else 1)
+        self.dense = nn.Linear(pooled_size + mlp_counts, config.d_model)
         self.activation = ACT2FN[config.activation_function]
+        self.dropout = nn.Dropout(config.activity_dropout)
         self.out_proj = nn.Linear(config.d_model, 1)
         self.count_proj = nn.Linear(len(MODALITIES) + self.time_bins, 1) if self.time_bins else None
 
@@ -445,12 +450,14 @@ class LiveChatActivityHead(nn.Module):
             scores = (states @ query.to(states.dtype)) * states.shape[-1] ** -0.5
             weights = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min).softmax(-1)
             pooled.append((weights.unsqueeze(-1) * states).sum(1))
+            if self.max_pool:
+                pooled.append(states.masked_fill(mask.unsqueeze(-1) == 0, torch.finfo(states.dtype).min).amax(1))
             counts.append(torch.log1p((mask.sum(-1) - 1).clamp_min(0).to(states.dtype)))
         if self.count_comments and chat_comment_count is not None:
             counts[MODALITIES.index("chat")] = torch.log1p(chat_comment_count.to(counts[0].dtype))
         counts = torch.stack(counts, dim=-1)
         if self.count_proj is None:
-            return self.out_proj(self.activation(self.dense(torch.cat([*pooled, counts], dim=-1)))).squeeze(-1)
+            return self.out_proj(self.dropout(self.activation(self.dense(torch.cat([*pooled, counts], dim=-1))))).squeeze(-1)
         if chat_time_histogram is None:
             raise ValueError(
                 f"this activity head reads the chat's time bins (activity_chat_bins={self.time_bins}): pass "
@@ -461,7 +468,7 @@ class LiveChatActivityHead(nn.Module):
                 f"chat_time_histogram has {chat_time_histogram.shape[-1]} bins, the activity head reads {self.time_bins}"
             )
         linear = self.count_proj(torch.cat([counts, torch.log1p(chat_time_histogram.to(counts.dtype))], dim=-1))
-        content = self.out_proj(self.activation(self.dense(torch.cat(pooled, dim=-1))))
+        content = self.out_proj(self.dropout(self.activation(self.dense(torch.cat(pooled, dim=-1)))))
         return (linear + content).squeeze(-1)
 
 
