@@ -51,6 +51,7 @@ def test_fit_activity_gives_a_trained_model_a_head_that_reads_when_chat_came(mod
     assert main(["fit-activity", str(model_dir), str(dataset), "--output-dir", str(out), "--epochs", "60", "--time-bins", "5", "--bin-seconds", "2"]) == 0
     printed = capsys.readouterr().out
     assert "no validation split: the latest 15%" in printed and "recent rate" in printed
+    assert "fit it on a sliding build" in printed  # the toy clips lie back to back
     fitted = LiveChatForCommentGeneration.from_pretrained(out)
     processor = LiveChatProcessor.from_pretrained(out)
     assert (fitted.config.activity_chat_bins, processor.chat_time_bins, processor.chat_bin_seconds) == (5, 5, 2.0)
@@ -99,3 +100,17 @@ def test_hold_out_takes_each_streams_latest_clips_and_drops_the_training_clips_r
         kept = [r for r in train if r["vod_id"] == vod]
         assert [r["start"] for r in held] == [160.0, 170.0, 180.0, 190.0]
         assert max(r["end"] for r in kept) <= 160.0 and len(kept) == 14  # the clips of 140 and 150 s reach past 160 s
+
+
+def test_clips_slide_tells_a_sliding_build_from_clips_back_to_back():
+    from hf_livechat.training.activity import clips_slide
+
+    def clips(starts, vod="v"):
+        return Dataset.from_list([{"vod_id": vod, "start": t, "end": t + 30.0, "clip_id": f"{vod}{t}"} for t in starts])
+
+    assert not clips_slide(clips([0.0, 30.0, 60.0, 120.0]))
+    assert clips_slide(clips([0.0, 2.0, 4.0]))
+    assert clips_slide(clips([60.0, 0.0, 58.0]))  # whatever the row order
+    # Two streams whose clips share times do not overlap each other.
+    two = Dataset.from_list([*clips([0.0, 30.0]).to_list(), *clips([0.0, 30.0], vod="w").to_list()])
+    assert not clips_slide(two)

@@ -105,7 +105,7 @@ def _fit_activity(args):
     from ..data.clip_dataset import load_clip_dataset, resolve_dataset_dir
     from ..evaluation.activity import evaluate_activity, format_activity
     from ..models.livechat import LiveChatForCommentGeneration, LiveChatProcessor
-    from ..training.activity import fit_activity_head, replace_activity_head, validation_or_held_out
+    from ..training.activity import clips_slide, fit_activity_head, replace_activity_head, validation_or_held_out
 
     model, loading = LiveChatForCommentGeneration.from_pretrained(args.model_dir, output_loading_info=True)
     processor = LiveChatProcessor.from_pretrained(args.model_dir)
@@ -126,6 +126,11 @@ def _fit_activity(args):
     sets = {name: load_clip_dataset(args.dataset_dir, name) for name in ("train", "validation") if name in splits}
     if not len(sets.get("train", ())):
         raise SystemExit(f"{args.dataset_dir} has no training clips (splits: {splits}): nothing to fit the activity head on")
+    if not clips_slide(sets["train"]):
+        print(
+            "the training clips lie back to back: the head learns that a window holds a burst more than when it starts; "
+            "for --when auto, fit it on a sliding build (build-dataset ... --clip-stride 2 --min-response-comments 0)"
+        )
     train, validation, held_out = validation_or_held_out(sets["train"], sets.get("validation"), args.hold_out)
     if held_out:
         print(f"no validation split: the latest {args.hold_out:.0%} of each stream's training clips ({len(validation)}) choose the epoch")

@@ -81,6 +81,20 @@ def hold_out_latest(rows: Sequence[Mapping], share: float = 0.15) -> tuple[list[
     return train, validation
 
 
+def clips_slide(train_set) -> bool:
+    """Whether a stream's clips overlap (a `--clip-stride` build: a response window every few seconds, as live mode
+    reads them) rather than lying back to back. Reads the time columns of a `datasets.Dataset` alone."""
+    times = train_set.select_columns(["vod_id", "start", "end"]).to_list()
+    by_stream: dict[str, list[tuple[float, float]]] = {}
+    for row in times:
+        by_stream.setdefault(str(row["vod_id"]), []).append((row["start"], row["end"]))
+    for clips in by_stream.values():
+        clips.sort()
+        if any(next_start < end for (_, end), (next_start, _) in zip(clips, clips[1:])):
+            return True
+    return False
+
+
 def validation_or_held_out(train_set, validation_set=None, share: float = 0.15) -> tuple:
     """`(train, validation, held_out)` for choosing the head's epoch: the validation split when there is one, else
     `hold_out_latest` on the training split, read from its time columns alone (`datasets.Dataset`s in and out: the
