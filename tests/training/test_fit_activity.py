@@ -114,3 +114,16 @@ def test_clips_slide_tells_a_sliding_build_from_clips_back_to_back():
     # Two streams whose clips share times do not overlap each other.
     two = Dataset.from_list([*clips([0.0, 30.0]).to_list(), *clips([0.0, 30.0], vod="w").to_list()])
     assert not clips_slide(two)
+
+
+def test_fit_activity_with_one_seed_gives_one_head(model_and_data, tmp_path):
+    """`--seed` decides the whole fit, the new head's initialisation included: two runs give the same weights."""
+    model_dir, dataset = model_and_data
+    heads = []
+    for run in ("a", "b"):
+        torch.manual_seed(len(run) * 1000 + ord(run))  # whatever state the process is in
+        out = tmp_path / run
+        assert main(["fit-activity", str(model_dir), str(dataset), "--output-dir", str(out), "--epochs", "3", "--seed", "7", "--split", "none"]) == 0
+        heads.append(LiveChatForCommentGeneration.from_pretrained(out).activity_head.state_dict())
+    for name, weight in heads[0].items():
+        torch.testing.assert_close(heads[1][name], weight, rtol=0, atol=0, msg=name)

@@ -120,6 +120,9 @@ def _fit_activity(args):
         # As `train` refits it: from the trained head, which stays a candidate (epoch 0).
         print("continuing from the model's activity head (it reads these inputs); --new-head starts from a new one")
     else:
+        import torch
+
+        torch.manual_seed(args.seed)  # the new head's initialisation too: --seed decides the whole fit
         replace_activity_head(model, processor, args.time_bins, args.bin_seconds, args.pooling, args.dropout)
     splits = get_dataset_split_names(resolve_dataset_dir(args.dataset_dir))
     # Datasets, read a batch at a time; the split reported at the end as rows.
