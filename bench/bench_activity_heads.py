@@ -45,17 +45,16 @@ def compare_heads(name: str, model_dir: str, dataset: str, test_dataset: str, he
     train, validation, _ = validation_or_held_out(train, validation)
     test = list(load_clip_dataset(test_dataset, "test"))
     for head in heads:
-        spearmans, first = [], None
+        pooling, _, dropout = head.partition(":")
+        reports = []
         for seed in seeds:
             fitted = copy.deepcopy(model)
             torch.manual_seed(seed)
-            pooling, _, dropout = head.partition(":")
             replace_activity_head(fitted, processor, time_bins, pooling=pooling, dropout=float(dropout or 0))
-            fit = fit_activity_head(fitted, processor, train, validation, epochs=epochs, seed=seed)
-            report = evaluate_activity(fitted, processor, test)
-            spearmans.append(report["model"]["spearman"])
-            first = first or (report, fit)
-        report, fit = first
+            fit_activity_head(fitted, processor, train, validation, epochs=epochs, seed=seed)
+            reports.append(evaluate_activity(fitted, processor, test))
+        spearmans = [r["model"]["spearman"] for r in reports]
+        report = reports[0]
         low, high = report["spearman gain 95% interval"]
         print(
             f"| {name} | {len(test)} | {head} | {' / '.join(f'{s:.3f}' for s in spearmans)} | "
