@@ -144,7 +144,7 @@ def recipe_training_arguments(
     """`Seq2SeqTrainingArguments` of the recipe: cosine schedule, `evaluations` evaluations spread over the run
     (each ranks the validation candidates; the checkpoint with the best Recall@1 is kept and loaded at the end; 0:
     no evaluation, the last weights are kept), resumable checkpoints. Under `torchrun` on a machine without CUDA
-    it sets `use_cpu`, without which transformers would train one copy per process."""
+    it sets `use_cpu`, without which transformers would train one copy per process (and for bf16 on a CPU)."""
     evaluate = evaluations > 0
     return Seq2SeqTrainingArguments(
         output_dir=output_dir,
@@ -165,7 +165,7 @@ def recipe_training_arguments(
         report_to="none",
         seed=seed,
         bf16=bf16,
-        use_cpu=use_cpu_under_launcher(),
+        use_cpu=use_cpu_under_launcher(bf16=bf16),
     )
 
 

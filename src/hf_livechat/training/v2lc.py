@@ -340,7 +340,7 @@ def v2lc_training_arguments(
 ) -> TrainingArguments:
     """`TrainingArguments` of the V2LC recipe (`hf-livechat train-v2lc`, the affect quickstart): `V2LC_TRAINING_SETTINGS`
     (cosine schedule after a linear warm-up, weight decay 0.01, a checkpoint every epoch), the evaluation loss every
-    epoch when `evaluate`, and `use_cpu` under a launcher on a machine without CUDA (`use_cpu_under_launcher`).
+    epoch when `evaluate`, and `use_cpu` under a launcher or for bf16 on a machine without CUDA (`use_cpu_under_launcher`).
     `overrides`: any other `TrainingArguments` field."""
     # Laid out as LiveChat's `train.recipe_training_arguments`; the two recipes differ in evaluation and checkpoints.
     settings = dict(
@@ -354,7 +354,7 @@ def v2lc_training_arguments(
         eval_strategy="epoch" if evaluate else "no",
         seed=seed,
         bf16=bf16,
-        use_cpu=use_cpu_under_launcher(),
+        use_cpu=use_cpu_under_launcher(bf16=bf16),
         **V2LC_TRAINING_SETTINGS,
     )
     settings.update(overrides)
