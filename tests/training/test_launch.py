@@ -2,7 +2,10 @@
 
 import torch
 
-from hf_livechat.training.launch import launched_world_size, use_cpu_under_launcher
+import pytest
+
+from hf_livechat.training import launch
+from hf_livechat.training.launch import cpu_has_bf16_units, launched_world_size, use_cpu_under_launcher
 
 
 def test_use_cpu_only_for_several_processes_without_cuda(monkeypatch):
@@ -23,9 +26,31 @@ def test_bf16_on_a_machine_without_cuda_trains_on_the_cpu(monkeypatch, tmp_path)
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: True)
     assert use_cpu_under_launcher(bf16=True) is True
     # transformers refuses bf16 without a GPU unless use_cpu is set: the recipe's arguments must build.
     args = recipe_training_arguments(str(tmp_path), evaluations=0, bf16=True)
     assert args.bf16 and args.use_cpu
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert use_cpu_under_launcher(bf16=True) is False  # autocast on the GPU
+
+
+def test_bf16_on_a_cpu_without_bf16_units_warns(monkeypatch, tmp_path, recwarn):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: False)
+    with pytest.warns(UserWarning, match="no bfloat16 units"):
+        assert use_cpu_under_launcher(bf16=True) is True
+    monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: None)  # unknown (not Linux): no warning
+    use_cpu_under_launcher(bf16=True)
+    assert not [w for w in recwarn if "bfloat16 units" in str(w.message)]
+
+
+def test_cpu_bf16_units_read_from_the_flags(tmp_path):
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    zen2 = tmp_path / "zen2"
+    zen2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
+    assert cpu_has_bf16_units(zen4) is True
+    assert cpu_has_bf16_units(zen2) is False
+    assert cpu_has_bf16_units(tmp_path / "absent") is None

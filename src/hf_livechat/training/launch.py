@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
+
+# CPU flags of bfloat16 arithmetic units (Linux /proc/cpuinfo); without them torch emulates bf16, many times slower.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def launched_world_size() -> int:
@@ -14,13 +19,30 @@ def use_cpu_under_launcher(*, bf16: bool = False) -> bool:
     """The `use_cpu` a recipe's `TrainingArguments` need on a machine without CUDA: True when launched as several
     processes, or for a bf16 run. transformers only sets up DDP (over gloo) across CPU processes with `use_cpu=True`;
     without it every process silently trains its own copy on the whole dataset. And it refuses `bf16=True` without a GPU
-    unless told `use_cpu` (CPU autocast in bfloat16, fast on CPUs with bf16 units). Otherwise a plain run keeps
-    transformers' own device choice."""
+    unless told `use_cpu` (CPU autocast in bfloat16, fast on CPUs with bf16 units; warns on a CPU known to lack them).
+    Otherwise a plain run keeps transformers' own device choice."""
     if launched_world_size() <= 1 and not bf16:
         return False
     import torch
 
-    return not torch.cuda.is_available()
+    use_cpu = not torch.cuda.is_available()
+    if use_cpu and bf16 and cpu_has_bf16_units() is False:
+        warnings.warn(
+            f"bf16 on this CPU, which has no bfloat16 units ({' / '.join(BF16_CPU_FLAGS)} not in /proc/cpuinfo): "
+            "torch emulates them, and training runs several times slower than without --bf16",
+            stacklevel=2,
+        )
+    return use_cpu
 
 
-__all__ = ["launched_world_size", "use_cpu_under_launcher"]
+def cpu_has_bf16_units(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
+    """Whether the CPU has bfloat16 units, from its flags (None where `cpuinfo` cannot be read: not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    flags = set(text.split())
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+__all__ = ["cpu_has_bf16_units", "launched_world_size", "use_cpu_under_launcher"]
