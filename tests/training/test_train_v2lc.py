@@ -205,8 +205,10 @@ def test_gathered_negatives_give_the_loss_and_gradients_of_one_process_holding_t
     assert [w.exitcode for w in workers] == [0, 0]
     result = torch.load(tmp_path / "out.pt")
     torch.testing.assert_close(result["loss"], single.detach(), rtol=1e-5, atol=1e-6)
+    # Gradients of up to ~5, summed in another order over two processes: float32 rounding reaches 5e-6 on an
+    # AVX2-only CPU (a missing gather is off by far more: the loss itself differs, below).
     for name, param in model.named_parameters():
-        torch.testing.assert_close(result["grads"][name], param.grad, rtol=1e-4, atol=1e-6, msg=name)
+        torch.testing.assert_close(result["grads"][name], param.grad, rtol=1e-4, atol=5e-5, msg=name)
     # Without the gather (each process its own batch) the loss differs: the test can fail.
     local = model(**{k: v[:3] for k, v in batch.items()}).loss
     assert not torch.isclose(local, single)
