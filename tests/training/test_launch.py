@@ -52,5 +52,8 @@ def test_cpu_bf16_units_read_from_the_flags(tmp_path):
     zen2 = tmp_path / "zen2"
     zen2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
     assert cpu_has_bf16_units(zen4) is True
+    neoverse_v2 = tmp_path / "neoverse_v2"
+    neoverse_v2.write_text("processor\t: 0\nFeatures\t: fp asimd sve2 bf16 i8mm\n")
+    assert cpu_has_bf16_units(neoverse_v2) is True
     assert cpu_has_bf16_units(zen2) is False
     assert cpu_has_bf16_units(tmp_path / "absent") is None

@@ -6,8 +6,9 @@ import os
 import warnings
 from pathlib import Path
 
-# CPU flags of bfloat16 arithmetic units (Linux /proc/cpuinfo); without them torch emulates bf16, many times slower.
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# CPU flags of bfloat16 arithmetic units in Linux's /proc/cpuinfo (x86, then Arm's); without them torch emulates
+# bf16, many times slower.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
 def launched_world_size() -> int:
@@ -28,7 +29,7 @@ def use_cpu_under_launcher(*, bf16: bool = False) -> bool:
     use_cpu = not torch.cuda.is_available()
     if use_cpu and bf16 and cpu_has_bf16_units() is False:
         warnings.warn(
-            f"bf16 on this CPU, which has no bfloat16 units ({' / '.join(BF16_CPU_FLAGS)} not in /proc/cpuinfo): "
+            f"bf16 on this CPU, which has no bfloat16 units (none of {', '.join(BF16_CPU_FLAGS)} in /proc/cpuinfo): "
             "torch emulates them, and training runs several times slower than without --bf16",
             stacklevel=2,
         )
