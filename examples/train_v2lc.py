@@ -16,7 +16,7 @@ On CPU-only machines several processes use gloo (`--use_cpu` is set for you unde
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from hf_livechat.training.launch import use_cpu_under_launcher
+from hf_livechat.training.launch import recipe_use_cpu
 from hf_livechat.training.v2lc import V2LC_TRAINING_SETTINGS, V2LCRecipeArguments, train_v2lc
 
 
@@ -24,7 +24,7 @@ def main():
     parser = HfArgumentParser((V2LCRecipeArguments, TrainingArguments))
     # the recipe's schedule (cosine, weight decay 0.01, a checkpoint each epoch), as `hf-livechat train-v2lc` has it;
     # under torchrun without CUDA, DDP over gloo
-    parser.set_defaults(**V2LC_TRAINING_SETTINGS, eval_strategy="epoch", use_cpu=use_cpu_under_launcher())
+    parser.set_defaults(**V2LC_TRAINING_SETTINGS, eval_strategy="epoch", use_cpu=recipe_use_cpu())
     recipe, training_args = parser.parse_args_into_dataclasses()
     print(f"model saved to {train_v2lc(recipe, training_args)}")
 

@@ -1,24 +1,23 @@
 """The one rule for `use_cpu`: several processes, or a bf16 run, on a machine without CUDA train with `use_cpu`."""
 
+import pytest
 import torch
 
-import pytest
-
 from hf_livechat.training import launch
-from hf_livechat.training.launch import cpu_has_bf16_units, launched_world_size, use_cpu_under_launcher
+from hf_livechat.training.launch import cpu_has_bf16_units, launched_world_size, recipe_use_cpu
 
 
 def test_use_cpu_only_for_several_processes_without_cuda(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert launched_world_size() == 1 and use_cpu_under_launcher() is False
+    assert launched_world_size() == 1 and recipe_use_cpu() is False
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert launched_world_size() == 2 and use_cpu_under_launcher() is True
+    assert launched_world_size() == 2 and recipe_use_cpu() is True
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert use_cpu_under_launcher() is False  # NCCL on the GPUs
+    assert recipe_use_cpu() is False  # NCCL on the GPUs
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert use_cpu_under_launcher() is False  # a plain run keeps transformers' own device choice
+    assert recipe_use_cpu() is False  # a plain run keeps transformers' own device choice
 
 
 def test_bf16_on_a_machine_without_cuda_trains_on_the_cpu(monkeypatch, tmp_path):
@@ -27,12 +26,12 @@ def test_bf16_on_a_machine_without_cuda_trains_on_the_cpu(monkeypatch, tmp_path)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: True)
-    assert use_cpu_under_launcher(bf16=True) is True
+    assert recipe_use_cpu(bf16=True) is True
     # transformers refuses bf16 without a GPU unless use_cpu is set: the recipe's arguments must build.
     args = recipe_training_arguments(str(tmp_path), evaluations=0, bf16=True)
     assert args.bf16 and args.use_cpu
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert use_cpu_under_launcher(bf16=True) is False  # autocast on the GPU
+    assert recipe_use_cpu(bf16=True) is False  # autocast on the GPU
 
 
 def test_bf16_on_a_cpu_without_bf16_units_warns(monkeypatch, tmp_path, recwarn):
@@ -40,9 +39,9 @@ def test_bf16_on_a_cpu_without_bf16_units_warns(monkeypatch, tmp_path, recwarn):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: False)
     with pytest.warns(UserWarning, match="no bfloat16 units"):
-        assert use_cpu_under_launcher(bf16=True) is True
+        assert recipe_use_cpu(bf16=True) is True
     monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: None)  # unknown (not Linux): no warning
-    use_cpu_under_launcher(bf16=True)
+    recipe_use_cpu(bf16=True)
     assert not [w for w in recwarn if "bfloat16 units" in str(w.message)]
 
 

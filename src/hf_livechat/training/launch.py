@@ -16,7 +16,7 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def use_cpu_under_launcher(*, bf16: bool = False) -> bool:
+def recipe_use_cpu(*, bf16: bool = False) -> bool:
     """The `use_cpu` a recipe's `TrainingArguments` need on a machine without CUDA: True when launched as several
     processes, or for a bf16 run. transformers only sets up DDP (over gloo) across CPU processes with `use_cpu=True`;
     without it every process silently trains its own copy on the whole dataset. And it refuses `bf16=True` without a GPU
@@ -30,7 +30,7 @@ def use_cpu_under_launcher(*, bf16: bool = False) -> bool:
     if use_cpu and bf16 and cpu_has_bf16_units() is False:
         warnings.warn(
             f"bf16 on this CPU, which has no bfloat16 units (none of {', '.join(BF16_CPU_FLAGS)} in /proc/cpuinfo): "
-            "torch emulates them, and training runs several times slower than without --bf16",
+            "torch emulates them, and training runs many times slower than without --bf16",
             stacklevel=2,
         )
     return use_cpu
@@ -46,4 +46,4 @@ def cpu_has_bf16_units(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
     return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
-__all__ = ["cpu_has_bf16_units", "launched_world_size", "use_cpu_under_launcher"]
+__all__ = ["cpu_has_bf16_units", "launched_world_size", "recipe_use_cpu"]

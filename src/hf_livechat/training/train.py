@@ -23,7 +23,7 @@ from ..models.livechat.configuration_livechat import PRESET_NAMES
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
-from .launch import use_cpu_under_launcher
+from .launch import recipe_use_cpu
 from .activity import fit_activity_head, validation_or_held_out
 from .lora import apply_lora, has_lora, merge_lora
 
@@ -165,7 +165,7 @@ def recipe_training_arguments(
         report_to="none",
         seed=seed,
         bf16=bf16,
-        use_cpu=use_cpu_under_launcher(bf16=bf16),
+        use_cpu=recipe_use_cpu(bf16=bf16),
     )
 
 

@@ -31,7 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..data.clip_dataset import dataset_build_info, resolve_dataset_dir
 from ..models.v2lc import LOGIT_SCALE_MAX, V2LCConfig, V2LCContrastiveLoss, V2LCModel, V2LCProcessor
 from ..tokenization import default_tokenizer_path, load_tokenizer
-from .launch import use_cpu_under_launcher
+from .launch import recipe_use_cpu
 from .train import parse_config_overrides
 
 
@@ -340,7 +340,7 @@ def v2lc_training_arguments(
 ) -> TrainingArguments:
     """`TrainingArguments` of the V2LC recipe (`hf-livechat train-v2lc`, the affect quickstart): `V2LC_TRAINING_SETTINGS`
     (cosine schedule after a linear warm-up, weight decay 0.01, a checkpoint every epoch), the evaluation loss every
-    epoch when `evaluate`, and `use_cpu` under a launcher or for bf16 on a machine without CUDA (`use_cpu_under_launcher`).
+    epoch when `evaluate`, and `use_cpu` under a launcher or for bf16 on a machine without CUDA (`recipe_use_cpu`).
     `overrides`: any other `TrainingArguments` field."""
     # Laid out as LiveChat's `train.recipe_training_arguments`; the two recipes differ in evaluation and checkpoints.
     settings = dict(
@@ -354,7 +354,7 @@ def v2lc_training_arguments(
         eval_strategy="epoch" if evaluate else "no",
         seed=seed,
         bf16=bf16,
-        use_cpu=use_cpu_under_launcher(bf16=bf16),
+        use_cpu=recipe_use_cpu(bf16=bf16),
         **V2LC_TRAINING_SETTINGS,
     )
     settings.update(overrides)
