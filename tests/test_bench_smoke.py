@@ -23,6 +23,7 @@ TIMEOUT = 300  # seconds per script; a smoke run takes about 10 to 25 s on 2 sha
 
 # script -> patterns its smoke output must contain (the lines that carry its figures)
 EXPECTED = {
+    "bench_activity_counts.py": [r"\| smoke \(twitch json\) \| \d+ \([\d.]+\) \| 2: [-\d.]+,.* 120: [-\d.]+ \| [-\d.]+ \([\d.]+\), [-+\d.]+ \("],
     "bench_activity_heads.py": [r"\| smoke \| 24 \| attention \| [-\d.]+ / [-\d.]+ \|", r"\| smoke \| 24 \| attention\+max:0.3 \|"],
     "bench_model.py": [r"training: [\d.]+ samples/s", r"model FLOPs: [\d.]+ GFLOP", r"generation \(beam 4\): [\d.]+ ms/comment"],
     "bench_train.py": [r"training: [\d.]+ samples/s", r"model FLOPs: [\d.]+ GFLOP"],
