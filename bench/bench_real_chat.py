@@ -31,8 +31,9 @@ is in brackets). Rows:
 Training at equal wall-clock time (`--train-minutes M`): for each log, seed and model (`small` from scratch, and
 `small` with the SmolLM2-135M decoder, LoRA r=16, reading the context chat as text), the recipe of `hf-livechat train` runs with `max_steps` chosen
 from a measured seconds-per-step so that the run lasts about M minutes (the cosine schedule then completes): the
-mean step of the latest earlier run of the same log and model in `--work` (`WORK/timings`), or else the mean
-step after the first of a 4-step probe run (step times vary by a factor of 5 on the shared machine). A callback also stops a run once its steps have taken M minutes (`StepClock`), so neither model gets more
+median seconds per step of the earlier runs of the same log and model in `--work` (`WORK/timings`; one run slowed by
+other work on the machine then misplans no later one), or else the mean step after the first of a 4-step probe run
+(step times vary by a factor of 5 on the shared machine). A callback also stops a run once its steps have taken M minutes (`StepClock`), so neither model gets more
 time when the machine slows down. Both models train with batch size 8 and
 `max_comment_length=32` (the preset's 10 tokens would cut a third of the YouTube messages in SmolLM2's tokenizer).
 The table reports the steps run and the Trainer's `train_runtime`. Results go to
@@ -309,9 +310,9 @@ def seconds_per_step(results: Path, dataset: Path, log: str, model: str, scratch
     import shutil
 
     timings = results.parent / "timings" / f"{log}--{run_name(model, bf16)}.jsonl"
-    if timings.is_file():  # every earlier run of this log and model, probe or not: the latest one
-        latest = json.loads(timings.read_text().splitlines()[-1])
-        return latest["step_seconds"] / latest["steps"]
+    if timings.is_file():  # every earlier run of this log and model: the median, so that one slowed run misplans none
+        runs = [json.loads(line) for line in timings.read_text().splitlines()]
+        return float(np.median([run["step_seconds"] / run["steps"] for run in runs]))
     probe = scratch / f"{log}--{model}--probe"
     shutil.rmtree(probe, ignore_errors=True)
     measured = train_model(dataset, probe, model, 0, PROBE_STEPS, batch_size, lm, targets_per_clip=targets_per_clip, bf16=bf16)
