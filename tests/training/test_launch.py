@@ -56,3 +56,16 @@ def test_cpu_bf16_units_read_from_the_flags(tmp_path):
     assert cpu_has_bf16_units(neoverse_v2) is True
     assert cpu_has_bf16_units(zen2) is False
     assert cpu_has_bf16_units(tmp_path / "absent") is None
+
+
+def test_float32_lm_decoder_run_on_a_bf16_cpu_is_told_about_bf16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: True)
+    assert "--bf16" in launch.lm_decoder_bf16_hint(bf16=False)
+    assert launch.lm_decoder_bf16_hint(bf16=True) is None
+    for units in (False, None):  # emulated or unknown: no advice to take
+        monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda units=units: units)
+        assert launch.lm_decoder_bf16_hint(bf16=False) is None
+    monkeypatch.setattr(launch, "cpu_has_bf16_units", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert launch.lm_decoder_bf16_hint(bf16=False) is None  # on a GPU, --bf16 is the user's known choice

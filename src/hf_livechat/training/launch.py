@@ -46,4 +46,15 @@ def cpu_has_bf16_units(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
     return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
-__all__ = ["cpu_has_bf16_units", "launched_world_size", "recipe_use_cpu"]
+def lm_decoder_bf16_hint(bf16: bool) -> str | None:
+    """A note for a float32 LM-decoder run on a machine without CUDA whose CPU has bf16 units: there `--bf16` trains
+    several times faster (a pretrained LM's GEMMs dominate its step; a from-scratch `small` gains nothing)."""
+    import torch
+
+    if bf16 or torch.cuda.is_available() or not cpu_has_bf16_units():
+        return None
+    return ("this CPU has bfloat16 units: --bf16 (autocast, the weights stay float32) trains an LM decoder faster "
+            "(1.6 times as fast per step on a Zen 5 EPYC's 2 cores; docs/model.md)")
+
+
+__all__ = ["cpu_has_bf16_units", "launched_world_size", "lm_decoder_bf16_hint", "recipe_use_cpu"]

@@ -23,7 +23,7 @@ from ..models.livechat.configuration_livechat import PRESET_NAMES
 from ..tokenization import load_tokenizer
 from .collators import DataCollatorForCommentGeneration, DataCollatorForLiveChatPretraining, EpochCallback
 from .defaults import TrainingDefaults
-from .launch import recipe_use_cpu
+from .launch import lm_decoder_bf16_hint, recipe_use_cpu
 from .activity import fit_activity_head, validation_or_held_out
 from .lora import apply_lora, has_lora, merge_lora
 
@@ -355,6 +355,8 @@ def train_livechat(recipe: LiveChatRecipeArguments, args: Seq2SeqTrainingArgumen
         apply_lora(model, r=recipe.lora_r)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"LoRA r={recipe.lora_r} on the LM decoder: {trainable:,} of {model.num_parameters():,} parameters train")
+    if model.config.decoder is not None and (hint := lm_decoder_bf16_hint(args.bf16)):
+        print(hint)
 
     check_launch(args)
     args.remove_unused_columns = False
