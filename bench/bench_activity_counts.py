@@ -117,6 +117,8 @@ def main():
             gain = spearman(predicted, test.target) - spearman(recent, test.target)
             cells.append(f"{spearman(predicted, test.target):.3f} ({alpha}), {gain:+.3f} ({low:+.3f} to {high:+.3f})")
         print(f"| {name} | {len(test.ends)} ({test.target.mean():.2f}) | {windows} | {cells[0]} | {cells[1]} |")
+    if scratch is not None:
+        scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def cpu_has_bf16_units(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
 
 def lm_decoder_bf16_hint(bf16: bool) -> str | None:
     """A note for a float32 LM-decoder run on a machine without CUDA whose CPU has bf16 units: there `--bf16` trains
-    several times faster (a pretrained LM's GEMMs dominate its step; a from-scratch `small` gains nothing)."""
+    faster (a pretrained LM's GEMMs dominate its step; a from-scratch `small` gains nothing)."""
     import torch
 
     if bf16 or torch.cuda.is_available() or not cpu_has_bf16_units():
